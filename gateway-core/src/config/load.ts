@@ -1,0 +1,282 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { findCatalogEntry, resolveModelInfo, type ModelOverrides, type ModelPrices } from '../models/table';
+import type { Deployment, ProviderKind } from '../providers/types';
+import { actedKeys, configFileSchema, type ConfigFile, type ModelEntry } from './schema';
+import { isSecretReference, literalSecret, secretFromReference, type SecretStore } from './secrets';
+
+/** A configuration problem that stops start-up; the message names the key path, the value and what is allowed. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ServerSettings {
+  host: string;
+  port: number;
+  dataDir: string;
+  maxBodyBytes: number;
+  allowedOrigins: string[];
+  logLevel: string;
+}
+
+export interface GatewayConfig {
+  server: ServerSettings;
+  /** Every model_list entry, in file order. */
+  deployments: Deployment[];
+  /** model_name → its deployments, in file order. */
+  aliases: Map<string, Deployment[]>;
+  /** The master key (admin), when the config sets one. */
+  masterKey: string | null;
+  /** Start-up warnings, each naming a key; logged by the host. */
+  warnings: string[];
+  /** The config file that was read, or null. */
+  path: string | null;
+}
+
+/** Values from the command line or environment; each wins over the file. */
+export interface ConfigOverrides {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+}
+
+const defaultTimeoutSeconds = 600;
+const defaultMaxBodyBytes = 32 * 1024 * 1024;
+
+/** Provider prefixes of `litellm_params.model` and the kind each one is. */
+const providerPrefixes: Record<string, ProviderKind> = {
+  openai: 'openai',
+  hosted_vllm: 'openai',
+  lm_studio: 'openai',
+  anthropic: 'anthropic',
+  ollama: 'ollama',
+  ollama_chat: 'ollama',
+};
+
+/** Default api_base for prefixes that name a local server. */
+const defaultApiBase: Record<string, string> = {
+  ollama: 'http://127.0.0.1:11434',
+  ollama_chat: 'http://127.0.0.1:11434',
+  lm_studio: 'http://127.0.0.1:1234/v1',
+};
+
+export function defaultDataDir(): string {
+  return join(homedir(), '.airlock');
+}
+
+/** Read and validate a YAML file. Never connects to anything the file names. */
+export function loadConfigFile(path: string | null, store: SecretStore, overrides: ConfigOverrides = {}): GatewayConfig {
+  let raw: unknown = {};
+  if (path !== null) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (error) {
+      throw new ConfigError(`config file ${path} is not valid YAML: ${(error as Error).message}`);
+    }
+  }
+  return buildConfig(raw, store, overrides, path === null ? null : resolve(path));
+}
+
+export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigOverrides = {}, path: string | null = null): GatewayConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError('the config file must be a YAML mapping with keys such as model_list');
+  }
+  const parsed = configFileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!, raw));
+  const file = parsed.data;
+  const warnings = unactedKeyWarnings(raw as Record<string, unknown>);
+
+  const timeoutSeconds = file.litellm_settings?.request_timeout ?? defaultTimeoutSeconds;
+  const deployments = (file.model_list ?? []).map((entry, index) => buildDeployment(entry, index, timeoutSeconds, store, warnings));
+  const aliases = new Map<string, Deployment[]>();
+  for (const deployment of deployments) {
+    const list = aliases.get(deployment.alias) ?? [];
+    list.push(deployment);
+    aliases.set(deployment.alias, list);
+  }
+  for (const [alias, list] of aliases) {
+    if (list.length > 1) {
+      warnings.push(
+        `model_name '${alias}' has ${list.length} deployments; load balancing is not available yet, so every request uses the first (${list[0]!.model})`,
+      );
+    }
+  }
+  if (deployments.length === 0) warnings.push('model_list is empty: every model request will answer 404 until models are configured');
+
+  const masterKey = resolveMasterKey(file, store, warnings);
+  const airlock = file.airlock ?? {};
+  const server: ServerSettings = {
+    host: overrides.host ?? airlock.host ?? '127.0.0.1',
+    port: overrides.port ?? airlock.port ?? 4000,
+    dataDir: resolve(overrides.dataDir ?? airlock.data_dir ?? defaultDataDir()),
+    maxBodyBytes: airlock.max_body_bytes ?? defaultMaxBodyBytes,
+    allowedOrigins: airlock.allowed_origins ?? [],
+    logLevel: airlock.log_level ?? 'info',
+  };
+  return { server, deployments, aliases, masterKey, warnings, path };
+}
+
+function buildDeployment(entry: ModelEntry, index: number, defaultTimeout: number, store: SecretStore, warnings: string[]): Deployment {
+  const params = entry.litellm_params;
+  const info = entry.model_info ?? {};
+  const keyPath = `model_list[${index}].litellm_params`;
+  const { label, model } = splitProviderModel(params.model, `${keyPath}.model`);
+  const kind = providerPrefixes[label]!;
+  const id = `${entry.model_name}#${index}`;
+  const apiBase = resolveString(params.api_base, store, `${keyPath}.api_base`) ?? defaultApiBase[label] ?? null;
+  if ((label === 'hosted_vllm') && apiBase === null) {
+    throw new ConfigError(`${keyPath}.api_base is required for '${label}/' models: set it to the server's URL including /v1`);
+  }
+
+  let apiKey = null;
+  if (params.api_key !== undefined) {
+    if (isSecretReference(params.api_key)) {
+      apiKey = secretFromReference(params.api_key, store, id);
+      if (store.lookup(params.api_key) === undefined) {
+        warnings.push(`${keyPath}.api_key: ${params.api_key} is not set; calls to '${id}' will fail until it is`);
+      }
+    } else {
+      apiKey = literalSecret(params.api_key);
+      warnings.push(`${keyPath}.api_key is a literal key in the config file; prefer "os.environ/NAME" or the keychain`);
+    }
+  } else if (kind !== 'ollama' && apiBase === null) {
+    warnings.push(`${keyPath}.api_key is not set; calls to '${id}' will fail with an authentication error`);
+  }
+
+  const destination = info.destination ?? (kind === 'ollama' ? 'local' : 'cloud');
+  const overrides: ModelOverrides = {
+    prices: { ...pricesFrom(info), ...pricesFrom(params) },
+    ...(info.max_input_tokens !== undefined ? { contextWindow: info.max_input_tokens } : {}),
+    ...((info.max_output_tokens ?? info.max_tokens) !== undefined ? { maxOutputTokens: (info.max_output_tokens ?? info.max_tokens)! } : {}),
+    ...(info.tier !== undefined ? { tier: info.tier } : {}),
+    ...(info.mode !== undefined ? { mode: info.mode } : {}),
+  };
+  const modelInfo = resolveModelInfo(info.base_model ?? model, destination, overrides);
+  if (modelInfo.pricing === 'unknown') {
+    warnings.push(
+      `model_list[${index}] (${entry.model_name}): no price is known for '${model}'; its requests are recorded with cost "unknown". Set input_cost_per_token and output_cost_per_token to price it`,
+    );
+  }
+  return {
+    id,
+    alias: entry.model_name,
+    kind,
+    providerLabel: label,
+    model,
+    apiBase,
+    apiKey,
+    timeoutMs: Math.round((params.timeout ?? defaultTimeout) * 1000),
+    destination,
+    modelInfo,
+  };
+}
+
+function splitProviderModel(value: string, keyPath: string): { label: string; model: string } {
+  const slash = value.indexOf('/');
+  if (slash > 0) {
+    const label = value.slice(0, slash);
+    const model = value.slice(slash + 1);
+    if (label in providerPrefixes && model !== '') return { label, model };
+    if (!(label in providerPrefixes)) {
+      throw new ConfigError(
+        `${keyPath}: provider '${label}' in "${value}" is not supported; use one of ${Object.keys(providerPrefixes).map((p) => `${p}/`).join(', ')}`,
+      );
+    }
+  }
+  const known = findCatalogEntry(value);
+  if (known) return { label: known.provider, model: value };
+  throw new ConfigError(
+    `${keyPath}: "${value}" does not name a provider; write it as "provider/model", for example "openai/gpt-4o", "anthropic/claude-sonnet-4-5" or "ollama/llama3.1"`,
+  );
+}
+
+/** LiteLLM prices are USD per token; the model table uses USD per 1M tokens. */
+function pricesFrom(source: Record<string, unknown>): ModelPrices {
+  const perMillion = (key: string): number | undefined =>
+    typeof source[key] === 'number' ? Math.round((source[key] as number) * 1e6 * 1e6) / 1e6 : undefined;
+  const prices: ModelPrices = {};
+  const input = perMillion('input_cost_per_token');
+  const output = perMillion('output_cost_per_token');
+  const cachedInput = perMillion('cache_read_input_token_cost');
+  const cacheWrite5m = perMillion('cache_creation_input_token_cost');
+  const cacheWrite1h = perMillion('cache_creation_input_token_cost_above_1hr');
+  if (input !== undefined) prices.input = input;
+  if (output !== undefined) prices.output = output;
+  if (cachedInput !== undefined) prices.cachedInput = cachedInput;
+  if (cacheWrite5m !== undefined) prices.cacheWrite5m = cacheWrite5m;
+  if (cacheWrite1h !== undefined) prices.cacheWrite1h = cacheWrite1h;
+  return prices;
+}
+
+function resolveString(value: string | undefined, store: SecretStore, keyPath: string): string | undefined {
+  if (value === undefined || !isSecretReference(value)) return value;
+  const resolved = store.lookup(value);
+  if (resolved === undefined) throw new ConfigError(`${keyPath}: ${value} is not set in the environment`);
+  return resolved;
+}
+
+/** general_settings.master_key wins over litellm_settings.master_key. */
+function resolveMasterKey(file: ConfigFile, store: SecretStore, warnings: string[]): string | null {
+  const general = file.general_settings?.master_key;
+  const litellm = file.litellm_settings?.master_key;
+  const chosen = general ?? litellm;
+  if (chosen === undefined) return null;
+  const keyPath = general !== undefined ? 'general_settings.master_key' : 'litellm_settings.master_key';
+  if (general !== undefined && litellm !== undefined) {
+    warnings.push('both general_settings.master_key and litellm_settings.master_key are set; general_settings.master_key is used');
+  }
+  if (!isSecretReference(chosen)) return chosen;
+  const value = store.lookup(chosen);
+  if (value === undefined) {
+    warnings.push(`${keyPath}: ${chosen} is not set, so no master key is active; a generated admin key is used instead`);
+    return null;
+  }
+  return value;
+}
+
+/** One warning for each key the gateway does not act on, named by its path. */
+function unactedKeyWarnings(raw: Record<string, unknown>): string[] {
+  const acted = new Set(actedKeys);
+  const warnings: string[] = [];
+  const visit = (value: unknown, pattern: string, path: string): void => {
+    if (Array.isArray(value)) {
+      if (pattern === 'model_list') value.forEach((item, i) => visit(item, `${pattern}[]`, `${path}[${i}]`));
+      return;
+    }
+    if (typeof value !== 'object' || value === null) return;
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+      const childPattern = pattern === '' ? key : `${pattern}.${key}`;
+      const childPath = path === '' ? key : `${path}.${key}`;
+      if (!acted.has(childPattern)) {
+        warnings.push(`config key '${childPath}' is not supported yet and is ignored`);
+        continue;
+      }
+      visit(child, childPattern, childPath);
+    }
+  };
+  visit(raw, '', '');
+  return warnings;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  let keyPath = '';
+  let value: unknown = raw;
+  for (const segment of issue.path) {
+    keyPath += typeof segment === 'number' ? `[${segment}]` : keyPath === '' ? String(segment) : `.${String(segment)}`;
+    value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[segment] : undefined;
+  }
+  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
+  return `invalid config: ${keyPath || '(top level)'} is ${shown}: ${issue.message}`;
+}

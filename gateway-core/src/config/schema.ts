@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+/**
+ * The YAML configuration. LiteLLM's proxy layout (model_list, router_settings,
+ * litellm_settings, general_settings) loads unchanged; Airlock's own settings sit under `airlock`.
+ * Objects are loose so that keys the gateway does not act on yet reach the warning pass
+ * instead of failing validation.
+ */
+
+const seconds = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/).transform(Number)]);
+const perToken = z.number().nonnegative();
+
+const costFields = {
+  input_cost_per_token: perToken.optional(),
+  output_cost_per_token: perToken.optional(),
+  cache_read_input_token_cost: perToken.optional(),
+  cache_creation_input_token_cost: perToken.optional(),
+  cache_creation_input_token_cost_above_1hr: perToken.optional(),
+};
+
+export const litellmParamsSchema = z.looseObject({
+  model: z.string().min(1, 'must name the provider model, for example "openai/gpt-4o"'),
+  api_key: z.string().optional(),
+  api_base: z.string().url('must be a URL such as http://127.0.0.1:11434').optional(),
+  timeout: seconds.optional(),
+  ...costFields,
+});
+
+export const modelInfoSchema = z.looseObject({
+  id: z.string().optional(),
+  mode: z.enum(['chat', 'embedding']).optional(),
+  base_model: z.string().optional(),
+  max_tokens: z.number().int().positive().optional(),
+  max_output_tokens: z.number().int().positive().optional(),
+  max_input_tokens: z.number().int().positive().optional(),
+  /** 1 (cheapest) to 4 (strongest). */
+  tier: z.number().int().min(1).max(4).optional(),
+  /** Overrides the destination class that follows from the provider kind. */
+  destination: z.enum(['local', 'cloud']).optional(),
+  ...costFields,
+});
+
+export const modelEntrySchema = z.looseObject({
+  model_name: z.string().min(1),
+  litellm_params: litellmParamsSchema,
+  model_info: modelInfoSchema.optional(),
+});
+
+export const airlockSettingsSchema = z.looseObject({
+  /** Listen address; anything but loopback logs a warning. Default 127.0.0.1. */
+  host: z.string().min(1).optional(),
+  /** Listen port; default 4000, 0 picks a free one. */
+  port: z.number().int().min(0).max(65535).optional(),
+  /** Data folder for the SQLite database; default ~/.airlock. */
+  data_dir: z.string().min(1).optional(),
+  /** Largest accepted request body in bytes; default 32 MiB. */
+  max_body_bytes: z.number().int().positive().optional(),
+  /** Browser origins allowed to call the gateway (CORS), such as http://localhost:5173. */
+  allowed_origins: z.array(z.string().min(1)).optional(),
+  /** pino level: fatal, error, warn, info, debug, trace. Default info. */
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+});
+
+export const configFileSchema = z.looseObject({
+  model_list: z.array(modelEntrySchema).optional(),
+  router_settings: z.looseObject({}).optional(),
+  litellm_settings: z
+    .looseObject({
+      master_key: z.string().min(1).optional(),
+      /** Default per-call timeout in seconds for deployments that set none. */
+      request_timeout: seconds.optional(),
+    })
+    .optional(),
+  general_settings: z.looseObject({ master_key: z.string().min(1).optional() }).optional(),
+  airlock: airlockSettingsSchema.optional(),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+/**
+ * Keys the gateway acts on. Every other key in the file produces one start-up warning that names
+ * it, so a LiteLLM setting that Airlock ignores is never ignored silently.
+ */
+export const actedKeys: ReadonlyArray<string> = [
+  'model_list',
+  'model_list[].model_name',
+  'model_list[].litellm_params',
+  'model_list[].litellm_params.model',
+  'model_list[].litellm_params.api_key',
+  'model_list[].litellm_params.api_base',
+  'model_list[].litellm_params.timeout',
+  'model_list[].litellm_params.input_cost_per_token',
+  'model_list[].litellm_params.output_cost_per_token',
+  'model_list[].litellm_params.cache_read_input_token_cost',
+  'model_list[].litellm_params.cache_creation_input_token_cost',
+  'model_list[].litellm_params.cache_creation_input_token_cost_above_1hr',
+  'model_list[].model_info',
+  'model_list[].model_info.id',
+  'model_list[].model_info.mode',
+  'model_list[].model_info.base_model',
+  'model_list[].model_info.max_tokens',
+  'model_list[].model_info.max_output_tokens',
+  'model_list[].model_info.max_input_tokens',
+  'model_list[].model_info.tier',
+  'model_list[].model_info.destination',
+  'model_list[].model_info.input_cost_per_token',
+  'model_list[].model_info.output_cost_per_token',
+  'model_list[].model_info.cache_read_input_token_cost',
+  'model_list[].model_info.cache_creation_input_token_cost',
+  'model_list[].model_info.cache_creation_input_token_cost_above_1hr',
+  'router_settings',
+  'litellm_settings',
+  'litellm_settings.master_key',
+  'litellm_settings.request_timeout',
+  'general_settings',
+  'general_settings.master_key',
+  'airlock',
+  'airlock.host',
+  'airlock.port',
+  'airlock.data_dir',
+  'airlock.max_body_bytes',
+  'airlock.allowed_origins',
+  'airlock.log_level',
+];

@@ -1,0 +1,102 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GatewayConfig } from './config/load';
+import { createApp } from './http/app';
+import { isLoopbackHost } from './http/security';
+import type { Logger } from './logger';
+import { Router } from './pipeline/router';
+import { OllamaProvider } from './providers/ollama';
+import { OpenAIProvider } from './providers/openai';
+import { ProviderRegistry } from './providers/registry';
+import { AuditStore } from './storage/audit';
+import { openDatabase, type SqliteDatabase } from './storage/database';
+import { KeyStore } from './storage/keys';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** How long shutdown waits for in-flight requests before closing their connections; default 10 s. */
+  drainTimeoutMs?: number;
+}
+
+export interface Gateway {
+  /** The base URL, such as http://127.0.0.1:4000. */
+  url: string;
+  port: number;
+  /** A generated admin key on the first start of a data folder without a master key; null otherwise. */
+  generatedAdminKey: string | null;
+  keys: KeyStore;
+  audit: AuditStore;
+  /** Stop accepting connections, drain in-flight requests, then close the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start the gateway: open the database, build the app and listen. The same function runs in the
+ * headless CLI, inside the Electron main process and in tests.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config, logger } = options;
+  const log = logger.child({ component: 'gateway' });
+  const db: SqliteDatabase = openDatabase(config.server.dataDir);
+  const keys = new KeyStore(db, config.masterKey);
+  const audit = new AuditStore(db);
+  const generatedAdminKey = keys.ensureAdminKey();
+  const inFlight = { count: 0 };
+
+  const host = config.server.host;
+  if (!isLoopbackHost(host)) {
+    log.warn({ host }, 'listening on a non-loopback address: other machines can reach the gateway, protected only by its keys');
+  }
+  const app = createApp({
+    router: new Router(config.aliases),
+    providers: new ProviderRegistry([new OpenAIProvider(), new OllamaProvider()]),
+    keys,
+    audit,
+    logger,
+    security: { extraHosts: isLoopbackHost(host) || host === '0.0.0.0' || host === '::' ? [] : [host.toLowerCase()], allowedOrigins: config.server.allowedOrigins },
+    maxBodyBytes: config.server.maxBodyBytes,
+    startedAt: Math.floor(Date.now() / 1000),
+    inFlight,
+  });
+
+  const server: Server = createServer(app);
+  // Streams can run for minutes; the per-deployment timeouts bound upstream calls instead.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.server.port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}`;
+  log.info({ url, dataDir: config.server.dataDir, models: config.aliases.size }, 'gateway listening');
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const drainTimeout = options.drainTimeoutMs ?? 10_000;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + drainTimeout;
+      while (inFlight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (inFlight.count > 0) log.warn({ inFlight: inFlight.count }, 'drain timed out; closing open connections');
+      server.closeAllConnections();
+      await closed;
+      db.close();
+      log.info('gateway stopped');
+    })();
+    return closing;
+  };
+
+  return { url, port, generatedAdminKey, keys, audit, close };
+}

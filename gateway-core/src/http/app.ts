@@ -1,0 +1,159 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ClientDisconnected, GatewayError } from '../errors';
+import type { Logger } from '../logger';
+import { handleChat, writeJson, type ChatDependencies } from '../pipeline/chat';
+import { RequestContext, clientFromUserAgent, type InboundApi } from '../pipeline/context';
+import { handleEmbeddings } from '../pipeline/embeddings';
+import type { ChatSurface, ErrorSurface } from '../pipeline/surface';
+import type { AuditStore } from '../storage/audit';
+import type { KeyStore } from '../storage/keys';
+import { authenticate } from './auth';
+import { readJsonBody } from './body';
+import { managementRouter } from './management';
+import { listModels } from './models';
+import { answerPreflight, checkHost, checkOrigin, originAllowed, setCorsHeaders, type SecurityPolicy } from './security';
+import { openAIChatSurface, openAIErrorSurface } from './surfaces/openai';
+
+export interface AppDependencies extends ChatDependencies {
+  keys: KeyStore;
+  audit: AuditStore;
+  logger: Logger;
+  security: SecurityPolicy;
+  maxBodyBytes: number;
+  /** Seconds since the epoch when the gateway started, shown as the models' `created`. */
+  startedAt: number;
+  /** Counts requests in flight, so that shutdown can drain them. */
+  inFlight: { count: number };
+}
+
+type ApiHandler = (ctx: RequestContext, req: Request, res: Response) => Promise<void>;
+
+/** Build the Express app: security checks, the provider-compatible API, management and health. */
+export function createApp(deps: AppDependencies): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const log = deps.logger.child({ component: 'http' });
+
+  // Host check and CORS run before routing, for every path.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    try {
+      checkHost(req, deps.security);
+      const origin = req.headers.origin;
+      if (req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined) {
+        if (!originAllowed(origin, deps.security, req)) checkOrigin(req, deps.security);
+        answerPreflight(req, res, origin);
+        return;
+      }
+      const allowed = checkOrigin(req, deps.security);
+      if (allowed !== null) setCorsHeaders(res, allowed);
+      next();
+    } catch (error) {
+      const ctx = new RequestContext(inboundApiOf(req.path), clientFromUserAgent(req.headers['user-agent']), log);
+      res.setHeader('x-airlock-request-id', ctx.id);
+      renderFailure(ctx, openAIErrorSurface, error, res);
+      finishRequest(deps, ctx);
+    }
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  const api = (inboundApi: InboundApi, surface: ErrorSurface, handler: ApiHandler) => async (req: Request, res: Response) => {
+    const ctx = new RequestContext(inboundApi, clientFromUserAgent(req.headers['user-agent']), log);
+    deps.inFlight.count += 1;
+    res.setHeader('x-airlock-request-id', ctx.id);
+    res.on('close', () => {
+      if (!res.writableFinished) ctx.clientAbort.abort();
+    });
+    try {
+      ctx.principal = authenticate(req, deps.keys);
+      await handler(ctx, req, res);
+    } catch (error) {
+      renderFailure(ctx, surface, error, res);
+    } finally {
+      deps.inFlight.count -= 1;
+      finishRequest(deps, ctx);
+    }
+  };
+
+  const chat = (surface: ChatSurface): ApiHandler => async (ctx, req, res) => {
+    const raw = await readJsonBody(req, deps.maxBodyBytes);
+    const parsed = surface.parse(raw);
+    await handleChat(deps, ctx, surface, parsed, req.headers, res);
+  };
+  const embeddings: ApiHandler = async (ctx, req, res) => {
+    await handleEmbeddings(deps, ctx, await readJsonBody(req, deps.maxBodyBytes), res);
+  };
+  const models: ApiHandler = async (ctx, req, res) => {
+    writeJson(ctx, res, 200, listModels(deps.router.names(), deps.startedAt, req.headers['anthropic-version'] !== undefined));
+  };
+
+  for (const prefix of ['/v1', '']) {
+    app.post(`${prefix}/chat/completions`, api('openai-chat', openAIChatSurface, chat(openAIChatSurface)));
+    app.post(`${prefix}/embeddings`, api('openai-embeddings', openAIErrorSurface, embeddings));
+    app.get(`${prefix}/models`, api('models', openAIErrorSurface, models));
+  }
+
+  app.use('/airlock/api', managementRouter({ keys: deps.keys, audit: deps.audit, maxBodyBytes: deps.maxBodyBytes }));
+
+  app.use((req: Request, res: Response) => {
+    const rendered = openAIErrorSurface.renderError(
+      new GatewayError('not_found', `No route for ${req.method} ${req.path}. The gateway serves /v1/chat/completions, /v1/embeddings and /v1/models.`),
+    );
+    res.status(rendered.status).json(rendered.body);
+  });
+  return app;
+}
+
+function inboundApiOf(path: string): InboundApi {
+  if (path.endsWith('/embeddings')) return 'openai-embeddings';
+  if (path.endsWith('/models')) return 'models';
+  return 'openai-chat';
+}
+
+/** Render a failure in the caller's format, or end a committed stream; record it on the context. */
+function renderFailure(ctx: RequestContext, surface: ErrorSurface, error: unknown, res: Response): void {
+  if (error instanceof ClientDisconnected || ctx.clientAbort.signal.aborted) {
+    ctx.flags.add('client_disconnected');
+    ctx.errorKind = 'client_disconnected';
+    if (ctx.httpStatus === 0) ctx.httpStatus = 499;
+    res.destroy();
+    return;
+  }
+  const failure = error instanceof GatewayError ? error : new GatewayError('internal', 'The gateway failed unexpectedly; see its log.');
+  if (!(error instanceof GatewayError)) ctx.log.error({ err: error }, 'request failed with an unexpected error');
+  ctx.errorKind = failure.kind;
+  ctx.errorMessage = failure.message;
+  if (res.headersSent) {
+    res.end(surface.streamErrorFrame(failure));
+    return;
+  }
+  const rendered = surface.renderError(failure);
+  ctx.httpStatus = rendered.status;
+  const text = JSON.stringify(rendered.body);
+  res.writeHead(rendered.status, { ...rendered.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Step 8: one audit record and one log line per request. */
+function finishRequest(deps: AppDependencies, ctx: RequestContext): void {
+  try {
+    deps.audit.write(ctx.toAuditRecord());
+  } catch (error) {
+    ctx.log.error({ err: error }, 'failed to write the audit record');
+  }
+  ctx.log.info(
+    {
+      api: ctx.inboundApi,
+      model: ctx.alias,
+      deployment: ctx.deployment?.id ?? null,
+      status: ctx.httpStatus,
+      errorKind: ctx.errorKind,
+      costUsd: ctx.costUsd,
+      latencyMs: Math.round(ctx.elapsedMs() * 10) / 10,
+    },
+    'request finished',
+  );
+}

@@ -1,0 +1,164 @@
+import express, { type Request, type Response } from 'express';
+import { GatewayError } from '../errors';
+import type { AuditFilter, AuditStore } from '../storage/audit';
+import type { KeyStore, Principal } from '../storage/keys';
+import { authenticate, requireAdmin } from './auth';
+import { readJsonBody } from './body';
+import { openAIErrorSurface } from './surfaces/openai';
+
+export interface ManagementDependencies {
+  keys: KeyStore;
+  audit: AuditStore;
+  maxBodyBytes: number;
+}
+
+type Handler = (req: Request, res: Response, principal: Principal) => Promise<void> | void;
+
+/** The management API under /airlock/api/: keys and the audit log. Errors use OpenAI's envelope. */
+export function managementRouter(deps: ManagementDependencies): express.Router {
+  const router = express.Router();
+  const route =
+    (handler: Handler) =>
+    async (req: Request, res: Response): Promise<void> => {
+      try {
+        await handler(req, res, authenticate(req, deps.keys));
+      } catch (error) {
+        const failure = error instanceof GatewayError ? error : new GatewayError('internal', 'The management call failed unexpectedly.');
+        const rendered = openAIErrorSurface.renderError(failure);
+        res.status(rendered.status).set(rendered.headers).json(rendered.body);
+      }
+    };
+
+  router.post(
+    '/keys',
+    route(async (req, res, principal) => {
+      requireAdmin(principal);
+      const body = (await readJsonBody(req, deps.maxBodyBytes)) as Record<string, unknown>;
+      const name = body.name;
+      if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
+        throw new GatewayError('invalid_value', "'name' must be a non-empty string of at most 200 characters.", { param: 'name' });
+      }
+      const role = body.role ?? 'user';
+      if (role !== 'user' && role !== 'admin') {
+        throw new GatewayError('invalid_value', "'role' must be \"user\" or \"admin\".", { param: 'role' });
+      }
+      const { record, key } = deps.keys.create(name.trim(), role);
+      res.status(201).json({ ...keyJson(record), key });
+    }),
+  );
+
+  router.get(
+    '/keys',
+    route((_req, res, principal) => {
+      requireAdmin(principal);
+      res.json({ object: 'list', data: deps.keys.all().map(keyJson) });
+    }),
+  );
+
+  router.delete(
+    '/keys/:id',
+    route((req, res, principal) => {
+      requireAdmin(principal);
+      const id = String(req.params.id);
+      if (!deps.keys.revokeKey(id)) throw new GatewayError('not_found', `No active key has the id '${id}'.`, { param: 'id' });
+      res.json({ id, revoked: true });
+    }),
+  );
+
+  router.get(
+    '/requests/:id',
+    route((req, res, principal) => {
+      const record = deps.audit.get(String(req.params.id));
+      if (!record || (principal.role !== 'admin' && record.keyId !== principal.keyId)) {
+        throw new GatewayError('not_found', `No request has the id '${String(req.params.id)}'.`, { param: 'id' });
+      }
+      res.json(record);
+    }),
+  );
+
+  router.get(
+    '/requests',
+    route((req, res, principal) => {
+      const filter = parseFilter(req.query as Record<string, unknown>);
+      if (principal.role !== 'admin') filter.keyId = principal.keyId;
+      const data = deps.audit.list(filter);
+      const last = data.length === filter.limit ? data[data.length - 1] : undefined;
+      res.json({ object: 'list', data, next_cursor: last ? `${last.createdAt}.${last.id}` : null });
+    }),
+  );
+
+  return router;
+}
+
+function keyJson(record: ReturnType<KeyStore['all']>[number]): Record<string, unknown> {
+  return {
+    id: record.id,
+    name: record.name,
+    role: record.role,
+    prefix: record.prefix,
+    created_at: new Date(record.createdAt).toISOString(),
+    revoked_at: record.revokedAt === null ? null : new Date(record.revokedAt).toISOString(),
+  };
+}
+
+const maxPageSize = 500;
+
+function parseFilter(query: Record<string, unknown>): AuditFilter {
+  const text = (name: string): string | undefined => {
+    const value = query[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value === '') {
+      throw new GatewayError('invalid_value', `Query parameter '${name}' must be given once, as text.`, { param: name });
+    }
+    return value;
+  };
+  const time = (name: string): number | undefined => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    const parsed = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+    if (!Number.isFinite(parsed)) {
+      throw new GatewayError('invalid_value', `Query parameter '${name}' must be an ISO 8601 time or milliseconds since the epoch.`, {
+        param: name,
+      });
+    }
+    return parsed;
+  };
+  const limitText = text('limit');
+  const limit = limitText === undefined ? 50 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
+    throw new GatewayError('invalid_value', `Query parameter 'limit' must be a whole number from 1 to ${maxPageSize}.`, { param: 'limit' });
+  }
+  const statusText = text('status');
+  const status = statusText === undefined ? undefined : Number(statusText);
+  if (status !== undefined && !Number.isInteger(status)) {
+    throw new GatewayError('invalid_value', "Query parameter 'status' must be an HTTP status such as 200 or 429.", { param: 'status' });
+  }
+  const cursor = text('cursor');
+  let before: AuditFilter['before'];
+  if (cursor !== undefined) {
+    const dot = cursor.indexOf('.');
+    const createdAt = Number(cursor.slice(0, dot));
+    if (dot <= 0 || !Number.isInteger(createdAt)) {
+      throw new GatewayError('invalid_value', "Query parameter 'cursor' must be a next_cursor value from a previous page.", { param: 'cursor' });
+    }
+    before = { createdAt, id: cursor.slice(dot + 1) };
+  }
+  const filter: AuditFilter = { limit };
+  const since = time('since');
+  const until = time('until');
+  if (since !== undefined) filter.since = since;
+  if (until !== undefined) filter.until = until;
+  if (status !== undefined) filter.httpStatus = status;
+  if (before) filter.before = before;
+  const keyId = text('key_id');
+  const alias = text('model');
+  const provider = text('provider');
+  const errorKind = text('error_kind');
+  const inboundApi = text('api');
+  if (keyId !== undefined) filter.keyId = keyId;
+  if (alias !== undefined) filter.alias = alias;
+  if (provider !== undefined) filter.provider = provider;
+  if (errorKind !== undefined) filter.errorKind = errorKind;
+  if (inboundApi !== undefined) filter.inboundApi = inboundApi;
+  return filter;
+}

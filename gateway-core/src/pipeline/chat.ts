@@ -1,0 +1,184 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { ClientDisconnected, GatewayError, UpstreamError } from '../errors';
+import { eventCarriesContent, type CanonicalStreamEvent } from '../formats/canonical';
+import type { ProviderRegistry } from '../providers/registry';
+import type { CallOptions, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
+import { runAttempts, type AttemptCall } from './attempts';
+import type { RequestContext } from './context';
+import type { Router } from './router';
+import { estimateUsage, settleUsage } from './settle';
+import type { ChatSurface, ParsedChatRequest, StreamEncoder } from './surface';
+
+export interface ChatDependencies {
+  router: Router;
+  providers: ProviderRegistry;
+}
+
+/** A provider stream opened and read up to its first content event, which is held for the client. */
+interface OpenedStream<E> {
+  handle: StreamHandle<E>;
+  iterator: AsyncIterator<E>;
+  buffered: E[];
+  native: boolean;
+}
+
+/**
+ * Steps 3, 6 and 7 of the request path for a chat request: resolve the alias, run the attempt
+ * loop, write the response (streamed or not) and settle usage on the context.
+ */
+export async function handleChat(
+  deps: ChatDependencies,
+  ctx: RequestContext,
+  surface: ChatSurface,
+  request: ParsedChatRequest,
+  requestHeaders: Record<string, string | string[] | undefined>,
+  res: ServerResponse,
+): Promise<void> {
+  ctx.alias = request.alias;
+  ctx.stream = request.stream;
+  const candidates = deps.router.resolve(request.alias, 'chat');
+  const forwarded = surface.forwardedHeaders(requestHeaders);
+
+  if (!request.stream) {
+    const { value, deployment, call } = await runAttempts(ctx, candidates, (d, c) => completeOnce(deps, surface, request, d, c, forwarded));
+    call.finish();
+    settleUsage(ctx, deployment, value.usage ?? estimateUsage(request.promptText(), ''), value.rawUsage);
+    setEmulatedHeader(res, value.emulated);
+    ctx.markFirstToken();
+    writeJson(ctx, res, 200, value.body);
+    return;
+  }
+
+  const { value: opened, deployment, call } = await runAttempts(ctx, candidates, (d, c) => openStream(deps, surface, request, d, c, forwarded));
+  try {
+    await pumpStream(ctx, surface, request, opened, res, call.signal);
+  } finally {
+    call.finish();
+    const reported = opened.handle.usage();
+    if (reported) settleUsage(ctx, deployment, reported.usage, reported.raw);
+    else settleUsage(ctx, deployment, estimateUsage(request.promptText(), opened.handle.outputText()), null);
+  }
+}
+
+async function completeOnce(
+  deps: ChatDependencies,
+  surface: ChatSurface,
+  request: ParsedChatRequest,
+  deployment: Deployment,
+  call: AttemptCall,
+  forwarded: Record<string, string>,
+): Promise<{ body: Record<string, unknown>; usage: import('../usage/record').UsageRecord | null; rawUsage: unknown; emulated: string[] }> {
+  const provider = deps.providers.get(deployment.kind);
+  const options = callOptions(call, forwarded);
+  if (provider.nativeFormat === surface.format && provider.completeNative) {
+    const result = await provider.completeNative(deployment, request.body, options);
+    return { body: result.body, usage: result.usage, rawUsage: result.rawUsage, emulated: [] };
+  }
+  const canonical = { ...request.canonical(), model: deployment.model, stream: false };
+  const result = await provider.complete(deployment, canonical, options);
+  const usage = result.response.usage ? { ...result.response.usage, source: 'reported' as const } : null;
+  return { body: surface.renderCanonical(result.response, request), usage, rawUsage: result.rawUsage, emulated: result.emulated };
+}
+
+async function openStream(
+  deps: ChatDependencies,
+  surface: ChatSurface,
+  request: ParsedChatRequest,
+  deployment: Deployment,
+  call: AttemptCall,
+  forwarded: Record<string, string>,
+): Promise<OpenedStream<NativeStreamEvent> | OpenedStream<CanonicalStreamEvent>> {
+  const provider = deps.providers.get(deployment.kind);
+  const options = callOptions(call, forwarded);
+  if (provider.nativeFormat === surface.format && provider.streamNative) {
+    const handle = await provider.streamNative(deployment, request.body, options);
+    return prefetch(handle, (event) => event.content, true);
+  }
+  const canonical = { ...request.canonical(), model: deployment.model, stream: true };
+  const handle = await provider.stream(deployment, canonical, options);
+  return prefetch(handle, eventCarriesContent, false);
+}
+
+/**
+ * Read events until the first one that carries content. A failure before it throws, so the
+ * attempt loop can still try another candidate while the client has received nothing.
+ */
+async function prefetch<E>(handle: StreamHandle<E>, carriesContent: (event: E) => boolean, native: boolean): Promise<OpenedStream<E>> {
+  const iterator = handle.events[Symbol.asyncIterator]();
+  const buffered: E[] = [];
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) break;
+    buffered.push(next.value);
+    if (carriesContent(next.value)) break;
+  }
+  return { handle, iterator, buffered, native };
+}
+
+/** Commit the stream to the client, then forward every event; a later failure becomes an in-band error event. */
+async function pumpStream(
+  ctx: RequestContext,
+  surface: ChatSurface,
+  request: ParsedChatRequest,
+  opened: OpenedStream<NativeStreamEvent> | OpenedStream<CanonicalStreamEvent>,
+  res: ServerResponse,
+  signal: AbortSignal,
+): Promise<void> {
+  const encoder = (opened.native ? surface.nativeStreamEncoder(request) : surface.canonicalStreamEncoder(request)) as StreamEncoder<unknown>;
+  const iterator = opened.iterator as AsyncIterator<unknown>;
+  setEmulatedHeader(res, opened.handle.emulated);
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+  ctx.httpStatus = 200;
+  ctx.markFirstToken();
+  try {
+    for (const event of opened.buffered) await write(res, encoder.encode(event), signal);
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      await write(res, encoder.encode(next.value), signal);
+    }
+    await write(res, encoder.end(), signal);
+    res.end();
+  } catch (error) {
+    const reason = signal.aborted ? signal.reason : error;
+    if (reason instanceof ClientDisconnected || res.destroyed) {
+      ctx.flags.add('client_disconnected');
+      ctx.errorKind = 'client_disconnected';
+      await iterator.return?.().catch(() => undefined);
+      res.destroy();
+      return;
+    }
+    const failure = reason instanceof GatewayError ? reason : new GatewayError('internal', 'the stream failed unexpectedly', { cause: reason });
+    if (!(reason instanceof GatewayError)) ctx.log.error({ err: reason }, 'stream failed with an unexpected error');
+    ctx.errorKind = failure.kind;
+    ctx.errorMessage = failure.message;
+    if (failure instanceof UpstreamError) ctx.flags.add('stream_failed_after_commit');
+    res.end(surface.streamErrorFrame(failure));
+  }
+}
+
+async function write(res: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
+  if (text === '') return;
+  if (res.destroyed) throw new ClientDisconnected();
+  if (!res.write(text)) await once(res, 'drain', { signal });
+}
+
+function callOptions(call: AttemptCall, headers: Record<string, string>): CallOptions {
+  return { signal: call.signal, timeoutMs: call.timeoutMs, headers };
+}
+
+function setEmulatedHeader(res: ServerResponse, emulated: string[]): void {
+  if (emulated.length > 0) res.setHeader('x-airlock-emulated', emulated.join(', '));
+}
+
+export function writeJson(ctx: RequestContext, res: ServerResponse, status: number, body: unknown): void {
+  ctx.httpStatus = status;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger';
+import type { Deployment } from '../providers/types';
+import type { AttemptRecord, AuditRecord } from '../storage/audit';
+import type { Principal } from '../storage/keys';
+import type { UsageRecord } from '../usage/record';
+
+export type InboundApi = 'openai-chat' | 'anthropic-messages' | 'anthropic-count-tokens' | 'openai-embeddings' | 'models';
+
+/**
+ * Everything one request decided on its way through the gateway. Each step records here;
+ * the audit record is built from it once the response is finished.
+ */
+export class RequestContext {
+  readonly id = `req_${randomUUID().replaceAll('-', '')}`;
+  readonly createdAt = Date.now();
+  readonly startedAt = performance.now();
+  /** Aborted when the client goes away before the response is finished. */
+  readonly clientAbort = new AbortController();
+  readonly log: Logger;
+
+  principal: Principal | null = null;
+  alias: string | null = null;
+  stream = false;
+  deployment: Deployment | null = null;
+  readonly attempts: AttemptRecord[] = [];
+  usage: UsageRecord | null = null;
+  rawUsage: unknown = null;
+  costUsd: number | null = null;
+  pricing: string | null = null;
+  httpStatus = 0;
+  errorKind: string | null = null;
+  errorMessage: string | null = null;
+  ttftMs: number | null = null;
+  readonly flags = new Set<string>();
+
+  constructor(
+    readonly inboundApi: InboundApi,
+    readonly client: string | null,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ requestId: this.id });
+  }
+
+  elapsedMs(): number {
+    return performance.now() - this.startedAt;
+  }
+
+  markFirstToken(): void {
+    if (this.ttftMs === null) this.ttftMs = round(this.elapsedMs());
+  }
+
+  toAuditRecord(): AuditRecord {
+    return {
+      id: this.id,
+      createdAt: this.createdAt,
+      keyId: this.principal?.keyId ?? null,
+      client: this.client,
+      inboundApi: this.inboundApi,
+      alias: this.alias,
+      provider: this.deployment?.providerLabel ?? null,
+      providerModel: this.deployment?.model ?? null,
+      deploymentId: this.deployment?.id ?? null,
+      stream: this.stream,
+      httpStatus: this.httpStatus,
+      errorKind: this.errorKind,
+      errorMessage: this.errorMessage,
+      attempts: this.attempts,
+      usage: this.usage,
+      rawUsage: this.rawUsage,
+      costUsd: this.costUsd,
+      pricing: this.pricing,
+      latencyMs: round(this.elapsedMs()),
+      ttftMs: this.ttftMs,
+      flags: [...this.flags],
+    };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** A short client name from the User-Agent: the SDK or tool, not the whole string. */
+export function clientFromUserAgent(userAgent: string | undefined): string | null {
+  if (!userAgent) return null;
+  const known: Array<[RegExp, string]> = [
+    [/claude-cli|claude-code/i, 'claude-code'],
+    [/\bcline\b/i, 'cline'],
+    [/continue/i, 'continue'],
+    [/aider/i, 'aider'],
+    [/litellm/i, 'litellm'],
+    [/^OpenAI\/JS/i, 'openai-node'],
+    [/^OpenAI\/Python/i, 'openai-python'],
+    [/^Anthropic\/JS/i, 'anthropic-node'],
+    [/^Anthropic\/Python/i, 'anthropic-python'],
+    [/^curl\//i, 'curl'],
+  ];
+  for (const [pattern, name] of known) if (pattern.test(userAgent)) return name;
+  return userAgent.split(/[\s/]/, 1)[0]!.slice(0, 64) || null;
+}
