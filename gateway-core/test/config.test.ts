@@ -1,0 +1,136 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, buildConfig, loadConfigFile } from '../src/config/load';
+import { createEnvSecretStore } from '../src/config/secrets';
+
+const sample = join(import.meta.dirname, 'fixtures', 'litellm-sample.yaml');
+
+function build(raw: unknown, env: NodeJS.ProcessEnv = {}) {
+  return buildConfig(raw, createEnvSecretStore(env), { dataDir: '/tmp/airlock-config-test' });
+}
+
+describe('LiteLLM sample config', () => {
+  const config = loadConfigFile(sample, createEnvSecretStore({ OPENAI_API_KEY: 'sk-a' }));
+
+  it('loads every deployment with its provider kind', () => {
+    expect(config.deployments.map((d) => [d.alias, d.kind, d.model])).toEqual([
+      ['gpt-4o', 'openai', 'gpt-4o'],
+      ['claude-3.5-sonnet', 'anthropic', 'claude-3-5-sonnet-20240620'],
+      ['local-coder', 'ollama', 'qwen2.5-coder:32b'],
+    ]);
+  });
+
+  it('uses the litellm_settings master key', () => {
+    expect(config.masterKey).toBe('sk-litellm-master-key');
+  });
+
+  it('warns once for each key it does not act on', () => {
+    for (const key of [
+      'router_settings.routing_strategy',
+      'router_settings.fallbacks',
+      'litellm_settings.success_callback',
+      'litellm_settings.cache',
+      'litellm_settings.cache_params',
+    ]) {
+      expect(config.warnings.filter((w) => w.includes(`'${key}'`))).toHaveLength(1);
+    }
+  });
+
+  it('warns about an unset environment reference', () => {
+    expect(config.warnings.some((w) => w.includes('os.environ/ANTHROPIC_API_KEY is not set'))).toBe(true);
+    expect(config.warnings.some((w) => w.includes('os.environ/OPENAI_API_KEY'))).toBe(false);
+  });
+
+  it('fails the first call for an unset key with a clear error', () => {
+    const claude = config.deployments[1]!;
+    expect(() => claude.apiKey!.read()).toThrow(/os\.environ\/ANTHROPIC_API_KEY is not set/);
+  });
+
+  it('prices cloud models from the table and local models at zero', () => {
+    expect(config.deployments[0]!.modelInfo).toMatchObject({ pricing: 'priced', prices: { input: 2.5, output: 10, cachedInput: 1.25 } });
+    expect(config.deployments[1]!.modelInfo.prices).toMatchObject({ input: 3, cacheWrite5m: 3.75, cacheWrite1h: 6, cachedInput: 0.3 });
+    expect(config.deployments[2]!.modelInfo).toMatchObject({ pricing: 'free', prices: { input: 0, output: 0 } });
+    expect(config.deployments[2]!.destination).toBe('local');
+    expect(config.deployments[0]!.destination).toBe('cloud');
+  });
+});
+
+describe('config values', () => {
+  it('prefers general_settings.master_key over litellm_settings', () => {
+    const config = build({ general_settings: { master_key: 'sk-general' }, litellm_settings: { master_key: 'sk-litellm' } });
+    expect(config.masterKey).toBe('sk-general');
+  });
+
+  it('converts LiteLLM per-token prices to per-million prices', () => {
+    const config = build({
+      model_list: [
+        {
+          model_name: 'custom',
+          litellm_params: { model: 'openai/custom', api_base: 'http://127.0.0.1:9/v1', input_cost_per_token: 0.000001, output_cost_per_token: 0.000003 },
+          model_info: { cache_read_input_token_cost: 1e-7 },
+        },
+      ],
+    });
+    expect(config.deployments[0]!.modelInfo.prices).toMatchObject({ input: 1, output: 3, cachedInput: 0.1 });
+    expect(config.deployments[0]!.modelInfo.pricing).toBe('priced');
+  });
+
+  it('warns about a model with no known price', () => {
+    const config = build({ model_list: [{ model_name: 'x', litellm_params: { model: 'openai/unknown-model', api_base: 'http://127.0.0.1:9/v1' } }] });
+    expect(config.deployments[0]!.modelInfo.pricing).toBe('unknown');
+    expect(config.warnings.some((w) => w.includes("no price is known for 'unknown-model'"))).toBe(true);
+  });
+
+  it('keeps every deployment of a shared model_name and warns', () => {
+    const config = build({
+      model_list: [
+        { model_name: 'gpt-4o', litellm_params: { model: 'openai/gpt-4o', api_key: 'a' } },
+        { model_name: 'gpt-4o', litellm_params: { model: 'openai/gpt-4o', api_key: 'b', api_base: 'http://127.0.0.1:9/v1' } },
+      ],
+    });
+    expect(config.aliases.get('gpt-4o')).toHaveLength(2);
+    expect(config.warnings.some((w) => w.includes("model_name 'gpt-4o' has 2 deployments"))).toBe(true);
+  });
+
+  it('lets a deployment declare itself local', () => {
+    const config = build({
+      model_list: [{ model_name: 'vllm', litellm_params: { model: 'hosted_vllm/llama', api_base: 'http://127.0.0.1:8000/v1' }, model_info: { destination: 'local' } }],
+    });
+    expect(config.deployments[0]!.destination).toBe('local');
+    expect(config.deployments[0]!.modelInfo.pricing).toBe('free');
+  });
+
+  it('reads timeouts in seconds', () => {
+    const config = build({
+      litellm_settings: { request_timeout: 30 },
+      model_list: [
+        { model_name: 'a', litellm_params: { model: 'ollama/a' } },
+        { model_name: 'b', litellm_params: { model: 'ollama/b', timeout: 5 } },
+      ],
+    });
+    expect(config.deployments.map((d) => d.timeoutMs)).toEqual([30_000, 5_000]);
+    expect(config.deployments[0]!.apiBase).toBe('http://127.0.0.1:11434');
+  });
+});
+
+describe('invalid config', () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['unknown provider', { model_list: [{ model_name: 'x', litellm_params: { model: 'bedrock/claude' } }] }, /model_list\[0\]\.litellm_params\.model: provider 'bedrock'.*openai\//],
+    ['model without provider', { model_list: [{ model_name: 'x', litellm_params: { model: 'my-model' } }] }, /model_list\[0\]\.litellm_params\.model: "my-model" does not name a provider/],
+    ['missing model_name', { model_list: [{ litellm_params: { model: 'openai/gpt-4o' } }] }, /model_list\[0\]\.model_name is nothing/],
+    ['bad api_base', { model_list: [{ model_name: 'x', litellm_params: { model: 'openai/x', api_base: 'not a url' } }] }, /model_list\[0\]\.litellm_params\.api_base is "not a url"/],
+    ['bad port', { airlock: { port: 70000 } }, /airlock\.port is 70000/],
+    ['bad timeout', { model_list: [{ model_name: 'x', litellm_params: { model: 'openai/x', timeout: 'soon' } }] }, /timeout is "soon"/],
+    ['not a mapping', ['a'], /must be a YAML mapping/],
+  ];
+  for (const [name, raw, message] of cases) {
+    it(`rejects ${name}`, () => {
+      expect(() => build(raw)).toThrow(ConfigError);
+      expect(() => build(raw)).toThrow(message);
+    });
+  }
+
+  it('reports YAML syntax errors with the file name', () => {
+    expect(() => loadConfigFile(join(import.meta.dirname, 'fixtures', 'missing.yaml'), createEnvSecretStore({}))).toThrow(/cannot read config file/);
+  });
+});
