@@ -5,6 +5,7 @@ import { createApp } from './http/app';
 import { isLoopbackHost } from './http/security';
 import type { Logger } from './logger';
 import { Router } from './pipeline/router';
+import { AnthropicProvider } from './providers/anthropic';
 import { OllamaProvider } from './providers/ollama';
 import { OpenAIProvider } from './providers/openai';
 import { ProviderRegistry } from './providers/registry';
@@ -49,8 +50,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     log.warn({ host }, 'listening on a non-loopback address: other machines can reach the gateway, protected only by its keys');
   }
   const app = createApp({
-    router: new Router(config.aliases),
-    providers: new ProviderRegistry([new OpenAIProvider(), new OllamaProvider()]),
+    router: new Router({ aliases: config.aliases, groupAliases: config.groupAliases }),
+    providers: new ProviderRegistry([new OpenAIProvider(), new AnthropicProvider(), new OllamaProvider()]),
     keys,
     audit,
     logger,

@@ -98,7 +98,7 @@ export class OpenAIProvider implements ChatProvider {
     const response = await this.post(deployment, '/embeddings', { ...request.body, model: deployment.model }, options, false);
     const parsed = await readJson(response, deployment, options.signal);
     if (!Array.isArray(parsed.data)) {
-      throw new UpstreamError('upstream_error', `deployment '${deployment.id}' answered embeddings without a data array`, errorDetails(deployment));
+      throw new UpstreamError('upstream_error', `deployment '${deployment.id}' returned embeddings without a data array`, errorDetails(deployment));
     }
     if (request.encodingFormat === 'base64') encodeMissingBase64(parsed.data as Array<Record<string, unknown>>);
     const usage = (parsed.usage ?? {}) as OpenAIUsage;
@@ -144,7 +144,7 @@ export class OpenAIProvider implements ChatProvider {
   }
 }
 
-/** A read that fails mid-stream (socket reset, "terminated") is an upstream failure, not a bug. */
+/** Map a read that fails mid-stream (socket reset, "terminated") to an upstream failure, not a bug. */
 function mapStreamReadError(error: unknown, deployment: Deployment, signal: AbortSignal): unknown {
   const mapped = mapOpenAIError(error, deployment, signal);
   if (mapped instanceof GatewayError || signal.aborted) return mapped;
@@ -182,7 +182,7 @@ async function readJson(response: Response, deployment: Deployment, signal: Abor
   } catch {
     // Fall through to the error below: the body is not JSON.
   }
-  throw new UpstreamError('upstream_error', `deployment '${deployment.id}' answered with a body that is not a JSON object`, {
+  throw new UpstreamError('upstream_error', `deployment '${deployment.id}' returned a body that is not a JSON object`, {
     ...errorDetails(deployment),
     upstreamRequestId: response.headers.get('x-request-id'),
   });
