@@ -29,8 +29,10 @@ export interface GatewayConfig {
   server: ServerSettings;
   /** Every model_list entry, in file order. */
   deployments: Deployment[];
-  /** model_name → its deployments, in file order. */
+  /** model_name → its deployments, in file order. A name with `*` is a pattern. */
   aliases: Map<string, Deployment[]>;
+  /** router_settings.model_group_alias: requested name → model_name, and whether /v1/models hides it. */
+  groupAliases: Map<string, { target: string; hidden: boolean }>;
   /** The master key (admin), when the config sets one. */
   masterKey: string | null;
   /** Start-up warnings, each naming a key; logged by the host. */
@@ -115,6 +117,17 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
   }
   if (deployments.length === 0) warnings.push('model_list is empty: every model request will answer 404 until models are configured');
 
+  const groupAliases = new Map<string, { target: string; hidden: boolean }>();
+  for (const [name, value] of Object.entries(file.router_settings?.model_group_alias ?? {})) {
+    const target = typeof value === 'string' ? value : value.model;
+    if (!aliases.has(target)) {
+      throw new ConfigError(
+        `router_settings.model_group_alias.${name} is "${target}", which is not a model_name in model_list; use one of ${[...aliases.keys()].join(', ') || '(none configured)'}`,
+      );
+    }
+    groupAliases.set(name, { target, hidden: typeof value === 'string' ? false : value.hidden === true });
+  }
+
   const masterKey = resolveMasterKey(file, store, warnings);
   const airlock = file.airlock ?? {};
   const server: ServerSettings = {
@@ -125,7 +138,7 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
     allowedOrigins: airlock.allowed_origins ?? [],
     logLevel: airlock.log_level ?? 'info',
   };
-  return { server, deployments, aliases, masterKey, warnings, path };
+  return { server, deployments, aliases, groupAliases, masterKey, warnings, path };
 }
 
 function buildDeployment(entry: ModelEntry, index: number, defaultTimeout: number, store: SecretStore, warnings: string[]): Deployment {
@@ -164,7 +177,7 @@ function buildDeployment(entry: ModelEntry, index: number, defaultTimeout: numbe
     ...(info.mode !== undefined ? { mode: info.mode } : {}),
   };
   const modelInfo = resolveModelInfo(info.base_model ?? model, destination, overrides);
-  if (modelInfo.pricing === 'unknown') {
+  if (modelInfo.pricing === 'unknown' && !model.includes('*')) {
     warnings.push(
       `model_list[${index}] (${entry.model_name}): no price is known for '${model}'; its requests are recorded with cost "unknown". Set input_cost_per_token and output_cost_per_token to price it`,
     );

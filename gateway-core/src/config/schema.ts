@@ -63,7 +63,14 @@ export const airlockSettingsSchema = z.looseObject({
 
 export const configFileSchema = z.looseObject({
   model_list: z.array(modelEntrySchema).optional(),
-  router_settings: z.looseObject({}).optional(),
+  router_settings: z
+    .looseObject({
+      /** Requested model name → configured model_name; a value may also be { model, hidden }. */
+      model_group_alias: z
+        .record(z.string(), z.union([z.string().min(1), z.looseObject({ model: z.string().min(1), hidden: z.boolean().optional() })]))
+        .optional(),
+    })
+    .optional(),
   litellm_settings: z
     .looseObject({
       master_key: z.string().min(1).optional(),
@@ -110,6 +117,7 @@ export const actedKeys: ReadonlyArray<string> = [
   'model_list[].model_info.cache_creation_input_token_cost',
   'model_list[].model_info.cache_creation_input_token_cost_above_1hr',
   'router_settings',
+  'router_settings.model_group_alias',
   'litellm_settings',
   'litellm_settings.master_key',
   'litellm_settings.request_timeout',
