@@ -3,6 +3,7 @@ import { ClientDisconnected, GatewayError } from '../errors';
 import type { Logger } from '../logger';
 import { handleChat, writeJson, type ChatDependencies } from '../pipeline/chat';
 import { RequestContext, clientFromUserAgent, type InboundApi } from '../pipeline/context';
+import { handleCountTokens } from '../pipeline/count-tokens';
 import { handleEmbeddings } from '../pipeline/embeddings';
 import type { ChatSurface, ErrorSurface } from '../pipeline/surface';
 import type { AuditStore } from '../storage/audit';
@@ -12,6 +13,7 @@ import { readJsonBody } from './body';
 import { managementRouter } from './management';
 import { listModels } from './models';
 import { answerPreflight, checkHost, checkOrigin, originAllowed, setCorsHeaders, type SecurityPolicy } from './security';
+import { anthropicErrorSurface, anthropicMessagesSurface } from './surfaces/anthropic';
 import { openAIChatSurface, openAIErrorSurface } from './surfaces/openai';
 
 export interface AppDependencies extends ChatDependencies {
@@ -49,9 +51,10 @@ export function createApp(deps: AppDependencies): express.Express {
       if (allowed !== null) setCorsHeaders(res, allowed);
       next();
     } catch (error) {
-      const ctx = new RequestContext(inboundApiOf(req.path), clientFromUserAgent(req.headers['user-agent']), log);
+      const inboundApi = inboundApiOf(req.path);
+      const ctx = new RequestContext(inboundApi, clientFromUserAgent(req.headers['user-agent']), log);
       res.setHeader('x-airlock-request-id', ctx.id);
-      renderFailure(ctx, openAIErrorSurface, error, res);
+      renderFailure(ctx, inboundApi.startsWith('anthropic') ? anthropicErrorSurface : openAIErrorSurface, error, res);
       finishRequest(deps, ctx);
     }
   });
@@ -86,6 +89,10 @@ export function createApp(deps: AppDependencies): express.Express {
   const embeddings: ApiHandler = async (ctx, req, res) => {
     await handleEmbeddings(deps, ctx, await readJsonBody(req, deps.maxBodyBytes), res);
   };
+  const countTokens: ApiHandler = async (ctx, req, res) => {
+    const raw = await readJsonBody(req, deps.maxBodyBytes);
+    await handleCountTokens(deps, ctx, raw, anthropicMessagesSurface.forwardedHeaders(req.headers), res);
+  };
   const models: ApiHandler = async (ctx, req, res) => {
     writeJson(ctx, res, 200, listModels(deps.router.names(), deps.startedAt, req.headers['anthropic-version'] !== undefined));
   };
@@ -94,13 +101,19 @@ export function createApp(deps: AppDependencies): express.Express {
     app.post(`${prefix}/chat/completions`, api('openai-chat', openAIChatSurface, chat(openAIChatSurface)));
     app.post(`${prefix}/embeddings`, api('openai-embeddings', openAIErrorSurface, embeddings));
     app.get(`${prefix}/models`, api('models', openAIErrorSurface, models));
+    app.post(`${prefix}/messages`, api('anthropic-messages', anthropicMessagesSurface, chat(anthropicMessagesSurface)));
+    app.post(`${prefix}/messages/count_tokens`, api('anthropic-count-tokens', anthropicErrorSurface, countTokens));
   }
 
   app.use('/airlock/api', managementRouter({ keys: deps.keys, audit: deps.audit, maxBodyBytes: deps.maxBodyBytes }));
 
   app.use((req: Request, res: Response) => {
-    const rendered = openAIErrorSurface.renderError(
-      new GatewayError('not_found', `No route for ${req.method} ${req.path}. The gateway serves /v1/chat/completions, /v1/embeddings and /v1/models.`),
+    const surface = req.headers['anthropic-version'] !== undefined ? anthropicErrorSurface : openAIErrorSurface;
+    const rendered = surface.renderError(
+      new GatewayError(
+        'not_found',
+        `No route for ${req.method} ${req.path}. The gateway serves /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/embeddings and /v1/models.`,
+      ),
     );
     res.status(rendered.status).json(rendered.body);
   });
@@ -108,6 +121,8 @@ export function createApp(deps: AppDependencies): express.Express {
 }
 
 function inboundApiOf(path: string): InboundApi {
+  if (path.endsWith('/messages/count_tokens')) return 'anthropic-count-tokens';
+  if (path.endsWith('/messages')) return 'anthropic-messages';
   if (path.endsWith('/embeddings')) return 'openai-embeddings';
   if (path.endsWith('/models')) return 'models';
   return 'openai-chat';

@@ -110,4 +110,7 @@ export interface ChatProvider {
   streamNative?(deployment: Deployment, body: Record<string, unknown>, options: CallOptions): Promise<StreamHandle<NativeStreamEvent>>;
 
   embed?(deployment: Deployment, request: EmbeddingRequest, options: CallOptions): Promise<EmbeddingResult>;
+
+  /** Count input tokens of a body in `nativeFormat` with the provider's own counter. */
+  countTokensNative?(deployment: Deployment, body: Record<string, unknown>, options: CallOptions): Promise<{ inputTokens: number }>;
 }

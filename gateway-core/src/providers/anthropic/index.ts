@@ -59,6 +59,13 @@ export class AnthropicProvider implements ChatProvider {
     return { body: message, usage: usage ? reported(anthropicUsageToCanonical(usage)) : null, rawUsage: usage };
   }
 
+  /** Pass a count_tokens body through to POST /v1/messages/count_tokens. */
+  async countTokensNative(deployment: Deployment, body: Record<string, unknown>, options: CallOptions): Promise<{ inputTokens: number }> {
+    const call = await this.transport.post(deployment, { ...body, model: deployment.model }, options, false, '/v1/messages/count_tokens');
+    const answer = await readMessage(call, deployment, options.signal, 'input_tokens');
+    return { inputTokens: answer.input_tokens as number };
+  }
+
   /**
    * Pass a streaming Messages body through. Besides `model`, `stream: true` is set when the body
    * lacks it. Usage: input and cache counts from message_start, cumulative output from the last
@@ -132,7 +139,13 @@ function reported(usage: CanonicalUsage): UsageRecord {
 }
 
 /** Read a non-streaming response; the deadline bounds the body read as well as the headers. */
-async function readMessage(call: AnthropicResponse, deployment: Deployment, signal: AbortSignal): Promise<Record<string, unknown>> {
+/** `expect` names what the body must have: a message's content array, or count_tokens' input_tokens. */
+async function readMessage(
+  call: AnthropicResponse,
+  deployment: Deployment,
+  signal: AbortSignal,
+  expect: 'content' | 'input_tokens' = 'content',
+): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await call.response.text();
@@ -142,8 +155,9 @@ async function readMessage(call: AnthropicResponse, deployment: Deployment, sign
     call.deadline.dispose();
   }
   const parsed = parseJson(text);
-  if (isObject(parsed) && Array.isArray(parsed.content)) return parsed;
-  throw new UpstreamError('upstream_error', `deployment '${deployment.id}' returned a body that is not an Anthropic message`, {
+  if (isObject(parsed) && (expect === 'content' ? Array.isArray(parsed.content) : typeof parsed.input_tokens === 'number')) return parsed;
+  const what = expect === 'content' ? 'an Anthropic message' : 'a token count';
+  throw new UpstreamError('upstream_error', `deployment '${deployment.id}' returned a body that is not ${what}`, {
     ...errorDetails(deployment),
     upstreamRequestId: call.requestId,
   });

@@ -63,7 +63,7 @@ export interface AnthropicResponse {
 }
 
 /**
- * Sends POST /v1/messages through the official SDK with its retries off (the router retries)
+ * Sends POST /v1/messages (or another Messages path) through the official SDK with its retries off (the router retries)
  * and returns the raw response, whose body the caller reads. The SDK serializes the body with
  * JSON.stringify, so a passthrough body keeps its keys and their order.
  */
@@ -78,14 +78,20 @@ export class AnthropicTransport {
     return defaultAnthropicVersion;
   }
 
-  async post(deployment: Deployment, body: Record<string, unknown>, options: CallOptions, stream: boolean): Promise<AnthropicResponse> {
+  async post(
+    deployment: Deployment,
+    body: Record<string, unknown>,
+    options: CallOptions,
+    stream: boolean,
+    path = '/v1/messages',
+  ): Promise<AnthropicResponse> {
     const client = this.client(deployment);
     // The SDK accepts only a whole, non-negative number of milliseconds.
     const timeoutMs = Math.max(1, Math.ceil(options.timeoutMs));
     const deadline = new CallDeadline(options.signal, timeoutMs);
     try {
       const response = await client
-        .post('/v1/messages', {
+        .post(path, {
           body,
           stream,
           signal: deadline.signal,

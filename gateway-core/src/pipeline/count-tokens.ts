@@ -1,0 +1,34 @@
+import type { ServerResponse } from 'node:http';
+import { anthropicCountTokensSchema, validateAnthropicBody } from '../formats/anthropic-messages/schema';
+import { anthropicPromptText } from '../http/surfaces/anthropic';
+import { estimateTokens } from '../usage/estimate';
+import { runAttempts } from './attempts';
+import type { ChatDependencies } from './chat';
+import { writeJson } from './chat';
+import type { RequestContext } from './context';
+
+/**
+ * POST /v1/messages/count_tokens. An Anthropic deployment counts with its own tokenizer; any
+ * other deployment gets an estimate from the o200k tokenizer, flagged in the audit record.
+ */
+export async function handleCountTokens(
+  deps: ChatDependencies,
+  ctx: RequestContext,
+  raw: unknown,
+  forwarded: Record<string, string>,
+  res: ServerResponse,
+): Promise<void> {
+  const body = validateAnthropicBody(anthropicCountTokensSchema, raw);
+  ctx.alias = body.model;
+  const candidates = deps.router.resolve(body.model, 'chat');
+  const { value, call } = await runAttempts(ctx, candidates, async (deployment, c) => {
+    const provider = deps.providers.get(deployment.kind);
+    if (provider.nativeFormat === 'anthropic-messages' && provider.countTokensNative) {
+      return provider.countTokensNative(deployment, raw as Record<string, unknown>, { signal: c.signal, timeoutMs: c.timeoutMs, headers: forwarded });
+    }
+    ctx.flags.add('usage_estimated');
+    return { inputTokens: estimateTokens(anthropicPromptText(body)) };
+  });
+  call.finish();
+  writeJson(ctx, res, 200, { input_tokens: value.inputTokens });
+}
