@@ -54,7 +54,8 @@ export function createApp(deps: AppDependencies): express.Express {
       const inboundApi = inboundApiOf(req.path);
       const ctx = new RequestContext(inboundApi, clientFromUserAgent(req.headers['user-agent']), log);
       res.setHeader('x-airlock-request-id', ctx.id);
-      renderFailure(ctx, inboundApi.startsWith('anthropic') ? anthropicErrorSurface : openAIErrorSurface, error, res);
+      const surface = inboundApi.startsWith('anthropic') ? anthropicErrorSurface : inboundApi === 'models' ? surfaceByVersionHeader(req) : openAIErrorSurface;
+      renderFailure(ctx, surface, error, res);
       finishRequest(deps, ctx);
     }
   });
@@ -63,7 +64,8 @@ export function createApp(deps: AppDependencies): express.Express {
     res.json({ status: 'ok' });
   });
 
-  const api = (inboundApi: InboundApi, surface: ErrorSurface, handler: ApiHandler) => async (req: Request, res: Response) => {
+  const api = (inboundApi: InboundApi, errorSurface: ErrorSurface | ((req: Request) => ErrorSurface), handler: ApiHandler) => async (req: Request, res: Response) => {
+    const surface = typeof errorSurface === 'function' ? errorSurface(req) : errorSurface;
     const ctx = new RequestContext(inboundApi, clientFromUserAgent(req.headers['user-agent']), log);
     deps.inFlight.count += 1;
     res.setHeader('x-airlock-request-id', ctx.id);
@@ -100,7 +102,7 @@ export function createApp(deps: AppDependencies): express.Express {
   for (const prefix of ['/v1', '']) {
     app.post(`${prefix}/chat/completions`, api('openai-chat', openAIChatSurface, chat(openAIChatSurface)));
     app.post(`${prefix}/embeddings`, api('openai-embeddings', openAIErrorSurface, embeddings));
-    app.get(`${prefix}/models`, api('models', openAIErrorSurface, models));
+    app.get(`${prefix}/models`, api('models', surfaceByVersionHeader, models));
     app.post(`${prefix}/messages`, api('anthropic-messages', anthropicMessagesSurface, chat(anthropicMessagesSurface)));
     app.post(`${prefix}/messages/count_tokens`, api('anthropic-count-tokens', anthropicErrorSurface, countTokens));
   }
@@ -108,7 +110,7 @@ export function createApp(deps: AppDependencies): express.Express {
   app.use('/airlock/api', managementRouter({ keys: deps.keys, audit: deps.audit, maxBodyBytes: deps.maxBodyBytes }));
 
   app.use((req: Request, res: Response) => {
-    const surface = req.headers['anthropic-version'] !== undefined ? anthropicErrorSurface : openAIErrorSurface;
+    const surface = surfaceByVersionHeader(req);
     const rendered = surface.renderError(
       new GatewayError(
         'not_found',
@@ -118,6 +120,11 @@ export function createApp(deps: AppDependencies): express.Express {
     res.status(rendered.status).json(rendered.body);
   });
   return app;
+}
+
+/** Paths both APIs share answer in Anthropic's shape when the request carries anthropic-version. */
+function surfaceByVersionHeader(req: Request): ErrorSurface {
+  return req.headers['anthropic-version'] !== undefined ? anthropicErrorSurface : openAIErrorSurface;
 }
 
 function inboundApiOf(path: string): InboundApi {

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { ClientDisconnected, GatewayError, UpstreamError } from '../errors';
 import { eventCarriesContent, type CanonicalStreamEvent } from '../formats/canonical';
 import type { ProviderRegistry } from '../providers/registry';
-import type { CallOptions, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
+import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
 import { runAttempts, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
 import type { Router } from './router';
@@ -70,7 +70,7 @@ async function completeOnce(
   forwarded: Record<string, string>,
 ): Promise<{ body: Record<string, unknown>; usage: import('../usage/record').UsageRecord | null; rawUsage: unknown; emulated: string[] }> {
   const provider = deps.providers.get(deployment.kind);
-  const options = callOptions(call, forwarded);
+  const options = callOptions(call, headersFor(provider, surface, forwarded));
   if (provider.nativeFormat === surface.format && provider.completeNative) {
     const result = await provider.completeNative(deployment, request.body, options);
     return { body: result.body, usage: result.usage, rawUsage: result.rawUsage, emulated: [] };
@@ -90,7 +90,7 @@ async function openStream(
   forwarded: Record<string, string>,
 ): Promise<OpenedStream<NativeStreamEvent> | OpenedStream<CanonicalStreamEvent>> {
   const provider = deps.providers.get(deployment.kind);
-  const options = callOptions(call, forwarded);
+  const options = callOptions(call, headersFor(provider, surface, forwarded));
   if (provider.nativeFormat === surface.format && provider.streamNative) {
     const handle = await provider.streamNative(deployment, request.body, options);
     return prefetch(handle, (event) => event.content, true);
@@ -166,6 +166,11 @@ async function write(res: ServerResponse, text: string, signal: AbortSignal): Pr
   if (text === '') return;
   if (res.destroyed) throw new ClientDisconnected();
   if (!res.write(text)) await once(res, 'drain', { signal });
+}
+
+/** Surface headers such as anthropic-version reach only a provider of the surface's own format. */
+function headersFor(provider: ChatProvider, surface: ChatSurface, forwarded: Record<string, string>): Record<string, string> {
+  return provider.nativeFormat === surface.format ? forwarded : {};
 }
 
 function callOptions(call: AttemptCall, headers: Record<string, string>): CallOptions {

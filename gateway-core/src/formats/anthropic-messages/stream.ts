@@ -330,6 +330,8 @@ export class CanonicalToAnthropicStream {
           cache_creation_input_tokens: this.usage.cacheWrite5mTokens + this.usage.cacheWrite1hTokens,
           cache_read_input_tokens: this.usage.cacheReadTokens,
           output_tokens: this.usage.outputTokens,
+          // The non-streaming message reports reasoning tokens here too, and the SDK copies them from message_delta.
+          ...(this.usage.reasoningTokens !== null ? { output_tokens_details: { thinking_tokens: this.usage.reasoningTokens } } : {}),
         },
       },
     };

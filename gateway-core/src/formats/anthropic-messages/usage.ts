@@ -35,15 +35,22 @@ export function anthropicUsageToCanonical(usage: AnthropicUsage): CanonicalUsage
 /**
  * Convert the usage of a stream event, keeping only the counts it reports. A message_delta
  * usually reports output_tokens alone; a null count means "not reported", not zero.
+ * A message_delta can repeat cache_creation_input_tokens without the 5m/1h split. Given `known`,
+ * the counts from earlier events, such a total keeps the known 1-hour writes and counts only the
+ * rest as 5-minute writes.
  */
-export function anthropicPartialUsage(usage: AnthropicUsage | null | undefined): Partial<CanonicalUsage> | null {
+export function anthropicPartialUsage(usage: AnthropicUsage | null | undefined, known?: CanonicalUsage | null): Partial<CanonicalUsage> | null {
   if (!usage) return null;
   const partial: Partial<CanonicalUsage> = {};
   const input = count(usage.input_tokens);
   if (input !== null) partial.inputTokens = input;
   const read = count(usage.cache_read_input_tokens);
   if (read !== null) partial.cacheReadTokens = read;
-  const writes = cacheWrites(usage);
+  let writes = cacheWrites(usage);
+  if (writes && known && !hasCacheSplit(usage)) {
+    const oneHour = Math.min(known.cacheWrite1hTokens, writes.fiveMinutes);
+    writes = { fiveMinutes: writes.fiveMinutes - oneHour, oneHour };
+  }
   if (writes) {
     partial.cacheWrite5mTokens = writes.fiveMinutes;
     partial.cacheWrite1hTokens = writes.oneHour;
@@ -69,6 +76,10 @@ export function canonicalUsageToAnthropic(usage: CanonicalUsage): Record<string,
   };
   if (usage.reasoningTokens !== null) result.output_tokens_details = { thinking_tokens: usage.reasoningTokens };
   return result;
+}
+
+function hasCacheSplit(usage: AnthropicUsage): boolean {
+  return count(usage.cache_creation?.ephemeral_5m_input_tokens) !== null || count(usage.cache_creation?.ephemeral_1h_input_tokens) !== null;
 }
 
 function cacheWrites(usage: AnthropicUsage): { fiveMinutes: number; oneHour: number } | null {

@@ -98,7 +98,7 @@ export class AnthropicProvider implements ChatProvider {
             usage = anthropicUsageToCanonical(data.message.usage as AnthropicUsage);
             rawUsage = { ...data.message.usage };
           } else if (data.type === 'message_delta' && isObject(data.usage)) {
-            usage = mergeUsage(usage ?? emptyUsage(), anthropicPartialUsage(data.usage as AnthropicUsage));
+            usage = mergeUsage(usage ?? emptyUsage(), anthropicPartialUsage(data.usage as AnthropicUsage, usage));
             rawUsage = { ...rawUsage, ...withoutNulls(data.usage) };
           }
           output += anthropicEventOutputText(data as { type: string });
