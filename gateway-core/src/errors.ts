@@ -79,6 +79,8 @@ export class UpstreamError extends GatewayError {
   /** The provider's HTTP status, when it answered with one. */
   readonly upstreamStatus: number | null;
   readonly upstreamRequestId: string | null;
+  /** The provider's own error code or type (context_length_exceeded, overloaded_error), when it sent one. */
+  readonly upstreamCode: string | null;
 
   constructor(
     kind: ErrorKind,
@@ -88,6 +90,7 @@ export class UpstreamError extends GatewayError {
       deployment: string;
       upstreamStatus?: number | null;
       upstreamRequestId?: string | null;
+      upstreamCode?: string | null;
     } & GatewayErrorOptions,
   ) {
     super(kind, message, details);
@@ -96,6 +99,7 @@ export class UpstreamError extends GatewayError {
     this.deployment = details.deployment;
     this.upstreamStatus = details.upstreamStatus ?? null;
     this.upstreamRequestId = details.upstreamRequestId ?? null;
+    this.upstreamCode = details.upstreamCode ?? null;
   }
 }
 
@@ -115,7 +119,14 @@ export function isGatewayError(value: unknown): value is GatewayError {
 export function upstreamErrorFromStatus(
   status: number,
   providerMessage: string,
-  details: { provider: string; deployment: string; upstreamRequestId?: string | null; retryAfter?: string | null; cause?: unknown },
+  details: {
+    provider: string;
+    deployment: string;
+    upstreamRequestId?: string | null;
+    upstreamCode?: string | null;
+    retryAfter?: string | null;
+    cause?: unknown;
+  },
 ): UpstreamError {
   const where = `deployment '${details.deployment}' (${details.provider})`;
   const common = {
@@ -123,6 +134,7 @@ export function upstreamErrorFromStatus(
     deployment: details.deployment,
     upstreamStatus: status,
     upstreamRequestId: details.upstreamRequestId ?? null,
+    upstreamCode: details.upstreamCode ?? null,
     cause: details.cause,
   };
   if (status === 400 || status === 422) {

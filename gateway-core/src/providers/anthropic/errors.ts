@@ -42,8 +42,11 @@ export function mapAnthropicError(
     );
   }
   if (error instanceof Anthropic.APIError && typeof error.status === 'number') {
+    const body = error.error as { error?: { type?: unknown } } | undefined;
+    const type = typeof body?.error?.type === 'string' ? body.error.type : null;
     return upstreamErrorFromStatus(error.status, error.apiMessage ?? `HTTP ${error.status}`, {
       ...details,
+      upstreamCode: type,
       upstreamRequestId: error.requestID ?? null,
       retryAfter: error.headers?.get('retry-after') ?? null,
     });
@@ -63,7 +66,11 @@ export function mapAnthropicStreamError(payload: unknown, deployment: Deployment
   const error = (payload ?? {}) as { type?: unknown; message?: unknown };
   const type = typeof error.type === 'string' ? error.type : undefined;
   const message = typeof error.message === 'string' ? error.message : `the provider sent an error event of type ${type ?? 'unknown'}`;
-  return upstreamErrorFromStatus(statusForAnthropicErrorType(type), message, { ...errorDetails(deployment), upstreamRequestId: requestId });
+  return upstreamErrorFromStatus(statusForAnthropicErrorType(type), message, {
+    ...errorDetails(deployment),
+    upstreamCode: type ?? null,
+    upstreamRequestId: requestId,
+  });
 }
 
 /** Node's fetch reports a connection cut mid-body as `TypeError: terminated` (undici). */

@@ -21,10 +21,12 @@ export function mapOpenAIError(error: unknown, deployment: Deployment, signal: A
     );
   }
   if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
-    const body = error.error as { message?: unknown } | undefined;
+    const body = error.error as { message?: unknown; code?: unknown; type?: unknown } | undefined;
     const message = typeof body?.message === 'string' ? body.message : `HTTP ${error.status}`;
+    const code = typeof body?.code === 'string' ? body.code : typeof body?.type === 'string' ? body.type : null;
     return upstreamErrorFromStatus(error.status, message, {
       ...details,
+      upstreamCode: code,
       upstreamRequestId: error.requestID ?? null,
       retryAfter: error.headers?.get('retry-after') ?? null,
     });
@@ -41,7 +43,8 @@ export function mapOpenAIStreamError(payload: unknown, deployment: Deployment): 
   const message = typeof error.message === 'string' ? error.message : 'the provider sent an error event';
   const type = `${String(error.type ?? '')} ${String(error.code ?? '')}`;
   const status = /rate_limit/.test(type) ? 429 : /overloaded/.test(type) ? 529 : /invalid_request/.test(type) ? 400 : 500;
-  return upstreamErrorFromStatus(status, message, { provider: deployment.providerLabel, deployment: deployment.id });
+  const code = typeof error.code === 'string' ? error.code : typeof error.type === 'string' ? error.type : null;
+  return upstreamErrorFromStatus(status, message, { provider: deployment.providerLabel, deployment: deployment.id, upstreamCode: code });
 }
 
 function describeBase(deployment: Deployment): string {
