@@ -49,8 +49,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (!isLoopbackHost(host)) {
     log.warn({ host }, 'listening on a non-loopback address: other machines can reach the gateway, protected only by its keys');
   }
+  const router = new Router({ aliases: config.aliases, groupAliases: config.groupAliases, settings: config.router, policy: config.policy });
   const app = createApp({
-    router: new Router({ aliases: config.aliases, groupAliases: config.groupAliases }),
+    router,
     providers: new ProviderRegistry([new OpenAIProvider(), new AnthropicProvider(), new OllamaProvider()]),
     keys,
     audit,

@@ -317,7 +317,8 @@ describe('count_tokens on translated deployments', () => {
 });
 
 describe('GET /v1/models', () => {
-  const listed = ['claude-fast', 'claude-counted', 'gpt-4o', 'qwen', 'claude-3-5-haiku-20241022'];
+  // The configured names, then visible group aliases, then the auto model that applies the routing policy.
+  const listed = ['claude-fast', 'claude-counted', 'gpt-4o', 'qwen', 'claude-3-5-haiku-20241022', 'auto'];
 
   it("lists in Anthropic's shape with anthropic-version", async () => {
     const response = await fetch(`${gw.url}/v1/models`, { headers: { 'anthropic-version': '2023-06-01', 'x-api-key': gw.userKey } });
@@ -327,7 +328,7 @@ describe('GET /v1/models', () => {
     expect(body.data.map((model: any) => model.id)).toEqual(listed);
     expect(body.data[0]).toEqual({ type: 'model', id: 'claude-fast', display_name: 'claude-fast', created_at: expect.any(String) });
     expect(Number.isNaN(Date.parse(body.data[0].created_at))).toBe(false);
-    expect(body).toMatchObject({ has_more: false, first_id: 'claude-fast', last_id: 'claude-3-5-haiku-20241022' });
+    expect(body).toMatchObject({ has_more: false, first_id: 'claude-fast', last_id: 'auto' });
   });
 
   it("lists in OpenAI's shape without it", async () => {

@@ -92,7 +92,7 @@ describe('npm start', () => {
     const models = (await (await fetch(`${started.url}/v1/models`, { headers: { authorization: 'Bearer sk-master-from-file' } })).json()) as {
       data: Array<{ id: string }>;
     };
-    expect(models.data.map((m) => m.id)).toEqual(['local']);
+    expect(models.data.map((m) => m.id)).toEqual(['local', 'auto']);
     expect(started.stdout()).not.toContain('Admin key (shown once');
   });
 

@@ -26,14 +26,21 @@ describe('LiteLLM sample config', () => {
 
   it('warns once for each key it does not act on', () => {
     for (const key of [
-      'router_settings.routing_strategy',
-      'router_settings.fallbacks',
       'litellm_settings.success_callback',
       'litellm_settings.cache',
       'litellm_settings.cache_params',
     ]) {
       expect(config.warnings.filter((w) => w.includes(`'${key}'`))).toHaveLength(1);
     }
+  });
+
+  it('does not warn about router settings it acts on', () => {
+    expect(config.warnings.some((w) => w.includes('router_settings'))).toBe(false);
+  });
+
+  it('reads the routing strategy and fallbacks', () => {
+    expect(config.router.strategy).toBe('usage-based-routing');
+    expect(config.router.fallbacks.get('gpt-4o')).toEqual(['claude-3.5-sonnet', 'local-coder']);
   });
 
   it('warns about an unset environment reference', () => {
@@ -81,7 +88,7 @@ describe('config values', () => {
     expect(config.warnings.some((w) => w.includes("no price is known for 'unknown-model'"))).toBe(true);
   });
 
-  it('keeps every deployment of a shared model_name and warns', () => {
+  it('keeps every deployment of a shared model_name', () => {
     const config = build({
       model_list: [
         { model_name: 'gpt-4o', litellm_params: { model: 'openai/gpt-4o', api_key: 'a' } },
@@ -89,7 +96,6 @@ describe('config values', () => {
       ],
     });
     expect(config.aliases.get('gpt-4o')).toHaveLength(2);
-    expect(config.warnings.some((w) => w.includes("model_name 'gpt-4o' has 2 deployments"))).toBe(true);
   });
 
   it('lets a deployment declare itself local', () => {
@@ -122,6 +128,11 @@ describe('invalid config', () => {
     ['bad port', { airlock: { port: 70000 } }, /airlock\.port is 70000/],
     ['bad timeout', { model_list: [{ model_name: 'x', litellm_params: { model: 'openai/x', timeout: 'soon' } }] }, /timeout is "soon"/],
     ['not a mapping', ['a'], /must be a YAML mapping/],
+    [
+      'fallback to an unknown model',
+      { model_list: [{ model_name: 'a', litellm_params: { model: 'ollama/a' } }], router_settings: { fallbacks: [{ a: ['b'] }] } },
+      /router_settings\.fallbacks\[0\] names "b", which is not a model_name/,
+    ],
   ];
   for (const [name, raw, message] of cases) {
     it(`rejects ${name}`, () => {

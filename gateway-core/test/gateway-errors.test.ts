@@ -120,7 +120,13 @@ describe('keys', () => {
   it('accepts x-api-key as well as Bearer', async () => {
     const reply = await send('/v1/models', { method: 'GET', headers: { 'x-api-key': gw.userKey } });
     expect(reply.status).toBe(200);
-    expect(reply.body).toEqual({ object: 'list', data: [expect.objectContaining({ id: 'gpt-4o', object: 'model', owned_by: 'airlock' })] });
+    expect(reply.body).toEqual({
+      object: 'list',
+      data: [
+        expect.objectContaining({ id: 'gpt-4o', object: 'model', owned_by: 'airlock' }),
+        expect.objectContaining({ id: 'auto', object: 'model', owned_by: 'airlock' }),
+      ],
+    });
   });
 
   it('creates, lists and revokes a key through the management API', async () => {

@@ -5,7 +5,9 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { findCatalogEntry, resolveModelInfo, type ModelOverrides, type ModelPrices } from '../models/table';
 import type { Deployment, ProviderKind } from '../providers/types';
-import { actedKeys, configFileSchema, type ConfigFile, type ModelEntry } from './schema';
+import { compilePolicy, pickCheapestAlias, RoutingPolicyError, type CompiledPolicy } from '../routing/policy';
+import { parseRoutingStrategy } from '../routing/strategies';
+import { actedKeys, configFileSchema, opaqueKeys, type ConfigFile, type ModelEntry } from './schema';
 import { isSecretReference, literalSecret, secretFromReference, type SecretStore } from './secrets';
 
 /** A configuration problem that stops start-up; the message names the key path, the value and what is allowed. */
@@ -25,6 +27,21 @@ export interface ServerSettings {
   logLevel: string;
 }
 
+/** router_settings, with LiteLLM's defaults where Airlock has no reason to differ. */
+export interface RouterSettings {
+  /** The routing_strategy name as written; the router parses and validates it. */
+  strategy: string;
+  numRetries: number;
+  /** Shortest wait before a retry round, in milliseconds. */
+  retryAfterMs: number;
+  allowedFails: number;
+  cooldownMs: number;
+  /** model_name → model_names to try when all its deployments failed. */
+  fallbacks: Map<string, string[]>;
+  contextWindowFallbacks: Map<string, string[]>;
+  contentPolicyFallbacks: Map<string, string[]>;
+}
+
 export interface GatewayConfig {
   server: ServerSettings;
   /** Every model_list entry, in file order. */
@@ -33,6 +50,9 @@ export interface GatewayConfig {
   aliases: Map<string, Deployment[]>;
   /** router_settings.model_group_alias: requested name → model_name, and whether /v1/models hides it. */
   groupAliases: Map<string, { target: string; hidden: boolean }>;
+  router: RouterSettings;
+  /** The policy behind the auto model, or null when no chat model is configured. */
+  policy: CompiledPolicy | null;
   /** The master key (admin), when the config sets one. */
   masterKey: string | null;
   /** Start-up warnings, each naming a key; logged by the host. */
@@ -100,20 +120,13 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
   const file = parsed.data;
   const warnings = unactedKeyWarnings(raw as Record<string, unknown>);
 
-  const timeoutSeconds = file.litellm_settings?.request_timeout ?? defaultTimeoutSeconds;
+  const timeoutSeconds = file.router_settings?.timeout ?? file.litellm_settings?.request_timeout ?? defaultTimeoutSeconds;
   const deployments = (file.model_list ?? []).map((entry, index) => buildDeployment(entry, index, timeoutSeconds, store, warnings));
   const aliases = new Map<string, Deployment[]>();
   for (const deployment of deployments) {
     const list = aliases.get(deployment.alias) ?? [];
     list.push(deployment);
     aliases.set(deployment.alias, list);
-  }
-  for (const [alias, list] of aliases) {
-    if (list.length > 1) {
-      warnings.push(
-        `model_name '${alias}' has ${list.length} deployments; load balancing is not available yet, so every request uses the first (${list[0]!.model})`,
-      );
-    }
   }
   if (deployments.length === 0) warnings.push('model_list is empty: every model request will answer 404 until models are configured');
 
@@ -128,6 +141,25 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
     groupAliases.set(name, { target, hidden: typeof value === 'string' ? false : value.hidden === true });
   }
 
+  const routerSettings = file.router_settings ?? {};
+  const router: RouterSettings = {
+    strategy: routerSettings.routing_strategy ?? 'simple-shuffle',
+    numRetries: routerSettings.num_retries ?? 0,
+    retryAfterMs: Math.round((routerSettings.retry_after ?? 0) * 1000),
+    allowedFails: routerSettings.allowed_fails ?? 3,
+    cooldownMs: Math.round((routerSettings.cooldown_time ?? 30) * 1000),
+    fallbacks: fallbackMap(routerSettings.fallbacks, 'router_settings.fallbacks', aliases),
+    contextWindowFallbacks: fallbackMap(routerSettings.context_window_fallbacks, 'router_settings.context_window_fallbacks', aliases),
+    contentPolicyFallbacks: fallbackMap(routerSettings.content_policy_fallbacks, 'router_settings.content_policy_fallbacks', aliases),
+  };
+
+  try {
+    parseRoutingStrategy(router.strategy);
+  } catch (error) {
+    throw new ConfigError(`router_settings.routing_strategy: ${(error as Error).message}`);
+  }
+  const policy = buildPolicy(file.airlock?.routing, aliases, warnings);
+
   const masterKey = resolveMasterKey(file, store, warnings);
   const airlock = file.airlock ?? {};
   const server: ServerSettings = {
@@ -138,7 +170,7 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
     allowedOrigins: airlock.allowed_origins ?? [],
     logLevel: airlock.log_level ?? 'info',
   };
-  return { server, deployments, aliases, groupAliases, masterKey, warnings, path };
+  return { server, deployments, aliases, groupAliases, router, policy, masterKey, warnings, path };
 }
 
 function buildDeployment(entry: ModelEntry, index: number, defaultTimeout: number, store: SecretStore, warnings: string[]): Deployment {
@@ -191,6 +223,8 @@ function buildDeployment(entry: ModelEntry, index: number, defaultTimeout: numbe
     apiBase,
     apiKey,
     timeoutMs: Math.round((params.timeout ?? defaultTimeout) * 1000),
+    firstByteTimeoutMs: Math.round((params.stream_timeout ?? params.timeout ?? defaultTimeout) * 1000),
+    limits: { weight: params.weight ?? 1, rpm: params.rpm ?? null, tpm: params.tpm ?? null },
     destination,
     modelInfo,
   };
@@ -213,6 +247,42 @@ function splitProviderModel(value: string, keyPath: string): { label: string; mo
   throw new ConfigError(
     `${keyPath}: "${value}" does not name a provider; write it as "provider/model", for example "openai/gpt-4o", "anthropic/claude-sonnet-4-5" or "ollama/llama3.1"`,
   );
+}
+
+/** Compile airlock.routing (or the default policy); without a chat model there is nothing to route to. */
+function buildPolicy(raw: unknown, aliases: Map<string, Deployment[]>, warnings: string[]): CompiledPolicy | null {
+  if (pickCheapestAlias(aliases) === null) {
+    if (raw !== undefined) warnings.push('airlock.routing is set but model_list has no chat model, so the auto model is disabled');
+    return null;
+  }
+  try {
+    return compilePolicy(raw as Parameters<typeof compilePolicy>[0], aliases);
+  } catch (error) {
+    if (error instanceof RoutingPolicyError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+/** Read LiteLLM's fallback list ([{alias: [alias, …]}]); every name must be a model_name. */
+function fallbackMap(
+  list: Array<Record<string, string[]>> | undefined,
+  keyPath: string,
+  aliases: Map<string, Deployment[]>,
+): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  (list ?? []).forEach((entry, index) => {
+    for (const [from, targets] of Object.entries(entry)) {
+      for (const name of [from, ...targets]) {
+        if (!aliases.has(name) && !name.includes('*')) {
+          throw new ConfigError(
+            `${keyPath}[${index}] names "${name}", which is not a model_name in model_list; use one of ${[...aliases.keys()].join(', ') || '(none configured)'}`,
+          );
+        }
+      }
+      map.set(from, [...(map.get(from) ?? []), ...targets]);
+    }
+  });
+  return map;
 }
 
 /** LiteLLM prices are USD per token; the model table uses USD per 1M tokens. */
@@ -276,7 +346,7 @@ function unactedKeyWarnings(raw: Record<string, unknown>): string[] {
         warnings.push(`config key '${childPath}' is not supported yet and is ignored`);
         continue;
       }
-      visit(child, childPattern, childPath);
+      if (!opaqueKeys.has(childPattern)) visit(child, childPattern, childPath);
     }
   };
   visit(raw, '', '');

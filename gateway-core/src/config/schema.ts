@@ -23,6 +23,13 @@ export const litellmParamsSchema = z.looseObject({
   api_key: z.string().optional(),
   api_base: z.string().url('must be a URL such as http://127.0.0.1:11434').optional(),
   timeout: seconds.optional(),
+  /** Time allowed until a stream's first event, in seconds; default the whole timeout. */
+  stream_timeout: seconds.optional(),
+  /** Relative weight for the simple-shuffle strategy; default 1. */
+  weight: z.number().positive().optional(),
+  /** Requests and tokens per minute this deployment may take; default unlimited. */
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
   ...costFields,
 });
 
@@ -46,6 +53,9 @@ export const modelEntrySchema = z.looseObject({
   model_info: modelInfoSchema.optional(),
 });
 
+/** LiteLLM's fallback layout: a list of single-key maps, model_name → model_names to try next. */
+const fallbackList = z.array(z.record(z.string(), z.array(z.string().min(1))));
+
 export const airlockSettingsSchema = z.looseObject({
   /** Listen address; anything but loopback logs a warning. Default 127.0.0.1. */
   host: z.string().min(1).optional(),
@@ -59,12 +69,29 @@ export const airlockSettingsSchema = z.looseObject({
   allowed_origins: z.array(z.string().min(1)).optional(),
   /** pino level: fatal, error, warn, info, debug, trace. Default info. */
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /** The routing policy behind the `auto` model; validated by routing/policy-schema.ts. */
+  routing: z.unknown().optional(),
 });
 
 export const configFileSchema = z.looseObject({
   model_list: z.array(modelEntrySchema).optional(),
   router_settings: z
     .looseObject({
+      /** LiteLLM's strategy names (simple-shuffle, least-busy, latency-based-routing, usage-based-routing, cost-based-routing). */
+      routing_strategy: z.string().min(1).optional(),
+      /** How many more rounds over an alias's deployments after the first round failed; default 0, because the official SDKs retry on their own. */
+      num_retries: z.number().int().min(0).max(10).optional(),
+      /** Shortest wait before a retry round, in seconds; default 0 (the backoff decides). */
+      retry_after: z.number().min(0).optional(),
+      /** Failures within a minute that put a deployment into cooldown; default 3. */
+      allowed_fails: z.number().int().min(1).optional(),
+      /** Cooldown length in seconds; default 30. */
+      cooldown_time: z.number().positive().optional(),
+      /** Default per-call timeout in seconds, like litellm_settings.request_timeout. */
+      timeout: seconds.optional(),
+      fallbacks: fallbackList.optional(),
+      context_window_fallbacks: fallbackList.optional(),
+      content_policy_fallbacks: fallbackList.optional(),
       /** Requested model name → configured model_name; a value may also be { model, hidden }. */
       model_group_alias: z
         .record(z.string(), z.union([z.string().min(1), z.looseObject({ model: z.string().min(1), hidden: z.boolean().optional() })]))
@@ -97,6 +124,10 @@ export const actedKeys: ReadonlyArray<string> = [
   'model_list[].litellm_params.api_key',
   'model_list[].litellm_params.api_base',
   'model_list[].litellm_params.timeout',
+  'model_list[].litellm_params.stream_timeout',
+  'model_list[].litellm_params.weight',
+  'model_list[].litellm_params.rpm',
+  'model_list[].litellm_params.tpm',
   'model_list[].litellm_params.input_cost_per_token',
   'model_list[].litellm_params.output_cost_per_token',
   'model_list[].litellm_params.cache_read_input_token_cost',
@@ -118,6 +149,15 @@ export const actedKeys: ReadonlyArray<string> = [
   'model_list[].model_info.cache_creation_input_token_cost_above_1hr',
   'router_settings',
   'router_settings.model_group_alias',
+  'router_settings.routing_strategy',
+  'router_settings.num_retries',
+  'router_settings.retry_after',
+  'router_settings.allowed_fails',
+  'router_settings.cooldown_time',
+  'router_settings.timeout',
+  'router_settings.fallbacks',
+  'router_settings.context_window_fallbacks',
+  'router_settings.content_policy_fallbacks',
   'litellm_settings',
   'litellm_settings.master_key',
   'litellm_settings.request_timeout',
@@ -130,4 +170,15 @@ export const actedKeys: ReadonlyArray<string> = [
   'airlock.max_body_bytes',
   'airlock.allowed_origins',
   'airlock.log_level',
+  'airlock.routing',
 ];
+
+/** Acted keys whose children are names or values, not settings, so the warning pass stops there. */
+export const opaqueKeys: ReadonlySet<string> = new Set([
+  'router_settings.model_group_alias',
+  'router_settings.fallbacks',
+  'router_settings.context_window_fallbacks',
+  'router_settings.content_policy_fallbacks',
+  'airlock.routing',
+  'airlock.allowed_origins',
+]);

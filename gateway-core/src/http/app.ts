@@ -107,7 +107,7 @@ export function createApp(deps: AppDependencies): express.Express {
     app.post(`${prefix}/messages/count_tokens`, api('anthropic-count-tokens', anthropicErrorSurface, countTokens));
   }
 
-  app.use('/airlock/api', managementRouter({ keys: deps.keys, audit: deps.audit, maxBodyBytes: deps.maxBodyBytes }));
+  app.use('/airlock/api', managementRouter({ keys: deps.keys, audit: deps.audit, router: deps.router, maxBodyBytes: deps.maxBodyBytes }));
 
   app.use((req: Request, res: Response) => {
     const surface = surfaceByVersionHeader(req);

@@ -4,11 +4,13 @@ import type { AuditFilter, AuditStore } from '../storage/audit';
 import type { KeyStore, Principal } from '../storage/keys';
 import { authenticate, requireAdmin } from './auth';
 import { readJsonBody } from './body';
+import type { Router } from '../pipeline/router';
 import { openAIErrorSurface } from './surfaces/openai';
 
 export interface ManagementDependencies {
   keys: KeyStore;
   audit: AuditStore;
+  router: Router;
   maxBodyBytes: number;
 }
 
@@ -62,6 +64,30 @@ export function managementRouter(deps: ManagementDependencies): express.Router {
       const id = String(req.params.id);
       if (!deps.keys.revokeKey(id)) throw new GatewayError('not_found', `No active key has the id '${id}'.`, { param: 'id' });
       res.json({ id, revoked: true });
+    }),
+  );
+
+  router.get(
+    '/deployments',
+    route((_req, res) => {
+      const deployments = deps.router.deployments();
+      const health = new Map(deps.router.health.snapshot(deployments.map((d) => d.id)).map((view) => [view.id, view]));
+      res.json({
+        object: 'list',
+        strategy: deps.router.strategy,
+        data: deployments.map((d) => ({
+          id: d.id,
+          model_name: d.alias,
+          provider: d.providerLabel,
+          model: d.model,
+          api_base: d.apiBase,
+          destination: d.destination,
+          pricing: d.modelInfo.pricing,
+          limits: d.limits ?? null,
+          timeout_ms: d.timeoutMs,
+          health: health.get(d.id) ?? null,
+        })),
+      });
     }),
   );
 

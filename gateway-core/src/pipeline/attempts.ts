@@ -1,90 +1,231 @@
 import { ClientDisconnected, GatewayError, UpstreamError } from '../errors';
 import type { Deployment } from '../providers/types';
+import { classifyFailure, countsTowardCooldown, isRetryable, retryAfterOf, retryDelayMs } from '../routing/retry';
 import type { RequestContext } from './context';
+import type { PlanRequest, RoutePlan, Router } from './router';
 
-/** The signal and timer of one call to one deployment; `finish()` clears both. */
+/** The signal and timers of one call to one deployment; `finish()` clears them. */
 export interface AttemptCall {
   signal: AbortSignal;
   timeoutMs: number;
+  /** Stops the first-byte timer once a stream sent its first event. */
+  firstByte(): void;
   finish(): void;
 }
 
 /**
- * Start a call: its signal aborts with ClientDisconnected when the client goes away and with an
- * upstream_timeout UpstreamError when the deployment's timeout passes, so providers can rethrow
- * `signal.reason` and the pipeline can tell the two apart.
+ * Start a call: its signal aborts with ClientDisconnected when the client goes away, and with an
+ * upstream_timeout UpstreamError when the total time, or for a stream the time to its first
+ * event, runs out. Providers rethrow `signal.reason`, so the pipeline can tell the cases apart.
  */
-export function startAttemptCall(ctx: RequestContext, deployment: Deployment): AttemptCall {
+export function startAttemptCall(ctx: RequestContext, deployment: Deployment, stream: boolean): AttemptCall {
   const controller = new AbortController();
   const onClientAbort = (): void => controller.abort(new ClientDisconnected());
   const clientSignal = ctx.clientAbort.signal;
   if (clientSignal.aborted) onClientAbort();
   else clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  const timeout = (message: string): UpstreamError =>
+    new UpstreamError('upstream_timeout', message, { provider: deployment.providerLabel, deployment: deployment.id });
   const timer = setTimeout(() => {
-    controller.abort(
-      new UpstreamError('upstream_timeout', `deployment '${deployment.id}' did not finish within ${deployment.timeoutMs / 1000} s`, {
-        provider: deployment.providerLabel,
-        deployment: deployment.id,
-      }),
-    );
+    controller.abort(timeout(`deployment '${deployment.id}' did not finish within ${seconds(deployment.timeoutMs)}`));
   }, deployment.timeoutMs);
+  const firstByteMs = deployment.firstByteTimeoutMs ?? deployment.timeoutMs;
+  let firstByteTimer: NodeJS.Timeout | null = null;
+  if (stream && firstByteMs < deployment.timeoutMs) {
+    firstByteTimer = setTimeout(() => {
+      controller.abort(timeout(`deployment '${deployment.id}' sent no first event within ${seconds(firstByteMs)}`));
+    }, firstByteMs);
+  }
   return {
     signal: controller.signal,
     timeoutMs: deployment.timeoutMs,
+    firstByte() {
+      if (firstByteTimer !== null) clearTimeout(firstByteTimer);
+      firstByteTimer = null;
+    },
     finish() {
       clearTimeout(timer);
+      if (firstByteTimer !== null) clearTimeout(firstByteTimer);
       clientSignal.removeEventListener('abort', onClientAbort);
     },
   };
 }
 
-/** Whether a failure before the first content event lets the next candidate try. */
-function movesToNextCandidate(error: unknown): boolean {
-  return error instanceof UpstreamError || (error instanceof GatewayError && error.kind === 'unsupported_parameter');
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
+export interface AttemptOutcome<T> {
+  value: T;
+  deployment: Deployment;
+  call: AttemptCall;
+}
+
+type Attempt<T> = (deployment: Deployment, call: AttemptCall) => Promise<T>;
+
 /**
- * The attempt loop: try each candidate in order until one succeeds. Each try is recorded on the
- * context. On success the call stays open (a stream is still flowing) and the caller finishes it.
+ * The attempt loop (step 6): the plan's deployments in order, then up to num_retries more rounds
+ * over them after a backoff (Retry-After first), then each fallback alias. A context-window or
+ * content-policy failure goes straight to its own fallback list. A 4xx other than 408, 409 and
+ * 429 ends the loop, and so does a client that went away. Every try is recorded on the context
+ * and in the deployments' health; the route reason says what happened.
  */
 export async function runAttempts<T>(
   ctx: RequestContext,
-  candidates: Deployment[],
-  attempt: (deployment: Deployment, call: AttemptCall) => Promise<T>,
-): Promise<{ value: T; deployment: Deployment; call: AttemptCall }> {
+  router: Router,
+  plan: RoutePlan,
+  request: Omit<PlanRequest, 'requested' | 'routingInput'>,
+  attempt: Attempt<T>,
+): Promise<AttemptOutcome<T>> {
+  ctx.routeReasons.push(...plan.reasons);
   let lastError: unknown = null;
-  for (const deployment of candidates) {
-    const started = performance.now();
-    const call = startAttemptCall(ctx, deployment);
-    ctx.deployment = deployment;
-    try {
-      const value = await attempt(deployment, call);
-      ctx.attempts.push({
-        deploymentId: deployment.id,
-        provider: deployment.providerLabel,
-        model: deployment.model,
-        status: 200,
-        errorKind: null,
-        errorMessage: null,
-        latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
-      });
-      return { value, deployment, call };
-    } catch (error) {
-      call.finish();
-      const failure = error instanceof ClientDisconnected || call.signal.reason === error ? (call.signal.reason ?? error) : error;
-      ctx.attempts.push({
-        deploymentId: deployment.id,
-        provider: deployment.providerLabel,
-        model: deployment.model,
-        status: failure instanceof UpstreamError ? failure.upstreamStatus : null,
-        errorKind: failure instanceof GatewayError ? failure.kind : failure instanceof ClientDisconnected ? 'client_disconnected' : 'internal',
-        errorMessage: failure instanceof Error ? failure.message : String(failure),
-        latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
-      });
-      lastError = failure;
-      if (!movesToNextCandidate(failure)) throw failure;
-      ctx.log.debug({ deployment: deployment.id, kind: (failure as GatewayError).kind }, 'attempt failed');
+  let lastDeployment: Deployment | null = null;
+  let special: string[] | null = null;
+
+  const tryList = async (deployments: Deployment[], laterCandidates: () => boolean): Promise<AttemptOutcome<T> | null> => {
+    for (let i = 0; i < deployments.length; i++) {
+      const deployment = deployments[i]!;
+      const othersLeft = i < deployments.length - 1 || laterCandidates();
+      if (router.health.isCoolingDown(deployment.id) && othersLeft) {
+        recordAttempt(ctx, deployment, null, 'cooling_down', 'skipped: cooling down after repeated failures', 0);
+        continue;
+      }
+      if (lastDeployment !== null) ctx.routeReasons.push(`fallback: ${lastDeployment.id} ${describeFailure(lastError, lastDeployment)}`);
+      const outcome = await tryOne(ctx, router, deployment, request, attempt);
+      if ('value' in outcome) return outcome;
+      lastError = outcome.error;
+      lastDeployment = deployment;
+      const failure = classifyFailure(outcome.error);
+      if (outcome.error instanceof ClientDisconnected) throw outcome.error;
+      if (failure === 'context_window') {
+        special = plan.contextWindowFallbacks;
+        return null;
+      }
+      if (failure === 'content_policy') {
+        special = plan.contentPolicyFallbacks;
+        return null;
+      }
+      if (!movesToNextCandidate(outcome.error)) throw outcome.error;
+    }
+    return null;
+  };
+
+  const hasFallbacks = (): boolean => plan.fallbacks.length > 0;
+  const first = await tryList(plan.primary, hasFallbacks);
+  if (first) return first;
+
+  for (let round = 1; special === null && round <= router.settings.numRetries && isRetryable(lastError); round++) {
+    const delay = retryDelayMs(round, { retryAfter: retryAfterOf(lastError) });
+    if (delay === null) break;
+    await sleep(Math.max(delay, router.settings.retryAfterMs), ctx.clientAbort.signal);
+    ctx.routeReasons.push(`retry round ${round} after ${Math.round(Math.max(delay, router.settings.retryAfterMs))} ms`);
+    const retried = await tryList(plan.primary, hasFallbacks);
+    if (retried) return retried;
+  }
+
+  const fallbackAliases: string[] = special ?? plan.fallbacks;
+  for (let index = 0; index < fallbackAliases.length; index++) {
+    const alias = fallbackAliases[index]!;
+    const { ordered } = router.candidates(alias, request);
+    const result = await tryList(ordered, () => index < fallbackAliases.length - 1);
+    if (result) {
+      ctx.fallbackFrom = plan.alias;
+      return result;
     }
   }
   throw lastError ?? new GatewayError('internal', 'no candidate deployment to try');
+}
+
+async function tryOne<T>(
+  ctx: RequestContext,
+  router: Router,
+  deployment: Deployment,
+  request: Omit<PlanRequest, 'requested' | 'routingInput'>,
+  attempt: Attempt<T>,
+): Promise<AttemptOutcome<T> | { error: unknown }> {
+  const started = performance.now();
+  const call = startAttemptCall(ctx, deployment, request.stream);
+  ctx.deployment = deployment;
+  router.health.begin(deployment.id);
+  try {
+    const value = await attempt(deployment, call);
+    const latencyMs = performance.now() - started;
+    router.health.succeed(deployment.id, { latencyMs, ttftMs: request.stream ? latencyMs : null, tokens: request.estimatedTokens });
+    recordAttempt(ctx, deployment, 200, null, null, latencyMs);
+    return { value, deployment, call };
+  } catch (caught) {
+    call.finish();
+    const error = call.signal.aborted && call.signal.reason !== undefined ? call.signal.reason : caught;
+    if (error instanceof ClientDisconnected) router.health.cancel(deployment.id);
+    else {
+      router.health.fail(deployment.id, error instanceof GatewayError ? error.kind : 'internal', {
+        countsTowardCooldown: countsTowardCooldown(error),
+        tokens: request.estimatedTokens,
+      });
+    }
+    recordAttempt(
+      ctx,
+      deployment,
+      error instanceof UpstreamError ? error.upstreamStatus : null,
+      error instanceof GatewayError ? error.kind : error instanceof ClientDisconnected ? 'client_disconnected' : 'internal',
+      error instanceof Error ? error.message : String(error),
+      performance.now() - started,
+    );
+    if (!(error instanceof GatewayError) && !(error instanceof ClientDisconnected)) throw error;
+    ctx.log.debug({ deployment: deployment.id, kind: (error as GatewayError).kind }, 'attempt failed');
+    return { error };
+  }
+}
+
+/** A failure before the first content event lets the next candidate try, unless it is the client's fault. */
+function movesToNextCandidate(error: unknown): boolean {
+  if (error instanceof GatewayError && error.kind === 'unsupported_parameter') return true;
+  return isRetryable(error) || (error instanceof UpstreamError && error.kind === 'upstream_auth');
+}
+
+function recordAttempt(
+  ctx: RequestContext,
+  deployment: Deployment,
+  status: number | null,
+  errorKind: string | null,
+  errorMessage: string | null,
+  latencyMs: number,
+): void {
+  ctx.attempts.push({
+    deploymentId: deployment.id,
+    provider: deployment.providerLabel,
+    model: deployment.model,
+    status,
+    errorKind,
+    errorMessage,
+    latencyMs: Math.round(latencyMs * 1000) / 1000,
+  });
+}
+
+/** "timed out after 30 s", "answered HTTP 429", "was unreachable": for the route reason. */
+function describeFailure(error: unknown, deployment: Deployment): string {
+  if (!(error instanceof GatewayError)) return 'failed';
+  if (error.kind === 'upstream_timeout') return `timed out after ${seconds(deployment.timeoutMs)}`;
+  if (classifyFailure(error) === 'context_window') return 'exceeded its context window';
+  if (classifyFailure(error) === 'content_policy') return 'refused the request under its content policy';
+  if (error.kind === 'unsupported_parameter') return `cannot serve '${error.param ?? 'a parameter'}'`;
+  if (error instanceof UpstreamError && error.upstreamStatus !== null) return `answered HTTP ${error.upstreamStatus}`;
+  if (error.kind === 'upstream_auth') return 'rejected its provider key';
+  return 'was unreachable or sent an invalid response';
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new ClientDisconnected());
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

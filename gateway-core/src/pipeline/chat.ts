@@ -8,6 +8,8 @@ import { runAttempts, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
 import type { Router } from './router';
 import { estimateUsage, settleUsage } from './settle';
+import { estimateTokens } from '../usage/estimate';
+import type { RoutingInput } from '../routing/types';
 import type { ChatSurface, ParsedChatRequest, StreamEncoder } from './surface';
 
 export interface ChatDependencies {
@@ -37,20 +39,27 @@ export async function handleChat(
 ): Promise<void> {
   ctx.alias = request.alias;
   ctx.stream = request.stream;
-  const candidates = deps.router.resolve(request.alias, 'chat');
   const forwarded = surface.forwardedHeaders(requestHeaders);
+  const routeRequest = { mode: 'chat' as const, stream: request.stream, estimatedTokens: Math.ceil(request.promptText().length / 4) };
+  const plan = deps.router.plan({ ...routeRequest, requested: request.alias, routingInput: () => routingInput(ctx, request) });
 
   if (!request.stream) {
-    const { value, deployment, call } = await runAttempts(ctx, candidates, (d, c) => completeOnce(deps, surface, request, d, c, forwarded));
+    const { value, deployment, call } = await runAttempts(ctx, deps.router, plan, routeRequest, (d, c) =>
+      completeOnce(deps, surface, request, d, c, forwarded),
+    );
     call.finish();
     settleUsage(ctx, deployment, value.usage ?? estimateUsage(request.promptText(), ''), value.rawUsage);
+    setRouteHeaders(res, ctx, deployment);
     setEmulatedHeader(res, value.emulated);
     ctx.markFirstToken();
     writeJson(ctx, res, 200, value.body);
     return;
   }
 
-  const { value: opened, deployment, call } = await runAttempts(ctx, candidates, (d, c) => openStream(deps, surface, request, d, c, forwarded));
+  const { value: opened, deployment, call } = await runAttempts(ctx, deps.router, plan, routeRequest, (d, c) =>
+    openStream(deps, surface, request, d, c, forwarded),
+  );
+  setRouteHeaders(res, ctx, deployment);
   try {
     await pumpStream(ctx, surface, request, opened, res, call.signal);
   } finally {
@@ -93,22 +102,28 @@ async function openStream(
   const options = callOptions(call, headersFor(provider, surface, forwarded));
   if (provider.nativeFormat === surface.format && provider.streamNative) {
     const handle = await provider.streamNative(deployment, request.body, options);
-    return prefetch(handle, (event) => event.content, true);
+    return prefetch(handle, (event) => event.content, true, call);
   }
   const canonical = { ...request.canonical(), model: deployment.model, stream: true };
   const handle = await provider.stream(deployment, canonical, options);
-  return prefetch(handle, eventCarriesContent, false);
+  return prefetch(handle, eventCarriesContent, false, call);
 }
 
 /**
  * Read events until the first one that carries content. A failure before it throws, so the
  * attempt loop can still try another candidate while the client has received nothing.
  */
-async function prefetch<E>(handle: StreamHandle<E>, carriesContent: (event: E) => boolean, native: boolean): Promise<OpenedStream<E>> {
+async function prefetch<E>(
+  handle: StreamHandle<E>,
+  carriesContent: (event: E) => boolean,
+  native: boolean,
+  call: AttemptCall,
+): Promise<OpenedStream<E>> {
   const iterator = handle.events[Symbol.asyncIterator]();
   const buffered: E[] = [];
   for (;;) {
     const next = await iterator.next();
+    call.firstByte();
     if (next.done) break;
     buffered.push(next.value);
     if (carriesContent(next.value)) break;
@@ -175,6 +190,29 @@ function headersFor(provider: ChatProvider, surface: ChatSurface, forwarded: Rec
 
 function callOptions(call: AttemptCall, headers: Record<string, string>): CallOptions {
   return { signal: call.signal, timeoutMs: call.timeoutMs, headers };
+}
+
+/** The normalized view the routing policy reads; built only when the auto model is asked for. */
+function routingInput(ctx: RequestContext, request: ParsedChatRequest): RoutingInput {
+  return {
+    ...request.routingView(),
+    promptTokens: estimateTokens(request.promptText()),
+    principal: { keyId: ctx.principal?.keyId ?? null, userId: null, teamId: null },
+    client: ctx.client,
+    now: new Date(),
+  };
+}
+
+/** x-airlock-model, x-airlock-route-reason and x-airlock-fallback-from, kept ASCII for HTTP. */
+export function setRouteHeaders(res: ServerResponse, ctx: RequestContext, deployment: Deployment): void {
+  res.setHeader('x-airlock-model', asciiHeader(deployment.model));
+  if (ctx.routeReasons.length > 0) res.setHeader('x-airlock-route-reason', asciiHeader(ctx.routeReasons.join('; ')));
+  if (ctx.fallbackFrom !== null) res.setHeader('x-airlock-fallback-from', asciiHeader(ctx.fallbackFrom));
+}
+
+/** Percent-encode everything outside printable ASCII, since header values must be Latin-1. */
+export function asciiHeader(value: string): string {
+  return value.replace(/[^\x20-\x7e]/gu, (character) => encodeURIComponent(character));
 }
 
 function setEmulatedHeader(res: ServerResponse, emulated: string[]): void {

@@ -33,6 +33,10 @@ export class RequestContext {
   errorMessage: string | null = null;
   ttftMs: number | null = null;
   readonly flags = new Set<string>();
+  /** Why the request went where it did: policy rule, strategy choice, retries and fallbacks. */
+  readonly routeReasons: string[] = [];
+  /** The alias the request was meant for when a fallback alias served it. */
+  fallbackFrom: string | null = null;
 
   constructor(
     readonly inboundApi: InboundApi,
@@ -73,6 +77,8 @@ export class RequestContext {
       latencyMs: round(this.elapsedMs()),
       ttftMs: this.ttftMs,
       flags: [...this.flags],
+      routeReason: this.routeReasons.length > 0 ? this.routeReasons.join('; ') : null,
+      fallbackFrom: this.fallbackFrom,
     };
   }
 }

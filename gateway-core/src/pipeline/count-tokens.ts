@@ -20,8 +20,9 @@ export async function handleCountTokens(
 ): Promise<void> {
   const body = validateAnthropicBody(anthropicCountTokensSchema, raw);
   ctx.alias = body.model;
-  const candidates = deps.router.resolve(body.model, 'chat');
-  const { value, call } = await runAttempts(ctx, candidates, async (deployment, c) => {
+  const routeRequest = { mode: 'chat' as const, stream: false, estimatedTokens: 0 };
+  const plan = deps.router.plan({ ...routeRequest, requested: body.model });
+  const { value, call } = await runAttempts(ctx, deps.router, plan, routeRequest, async (deployment, c) => {
     const provider = deps.providers.get(deployment.kind);
     if (provider.nativeFormat === 'anthropic-messages' && provider.countTokensNative) {
       return provider.countTokensNative(deployment, raw as Record<string, unknown>, { signal: c.signal, timeoutMs: c.timeoutMs, headers: forwarded });

@@ -11,11 +11,12 @@ import { settleUsage } from './settle';
 export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestContext, raw: unknown, res: ServerResponse): Promise<void> {
   const body = validateBody(embeddingRequestSchema, raw);
   ctx.alias = body.model;
-  const candidates = deps.router.resolve(body.model, 'embedding');
+  const routeRequest = { mode: 'embedding' as const, stream: false, estimatedTokens: 0 };
+  const plan = deps.router.plan({ ...routeRequest, requested: body.model });
   const inputs = typeof body.input === 'string' ? [body.input] : body.input.every((i) => typeof i === 'string') ? (body.input as string[]) : null;
   const encodingFormat = body.encoding_format ?? 'float';
 
-  const { value, deployment, call } = await runAttempts(ctx, candidates, async (d, c) => {
+  const { value, deployment, call } = await runAttempts(ctx, deps.router, plan, routeRequest, async (d, c) => {
     const provider = deps.providers.get(d.kind);
     if (!provider.embed) {
       throw new GatewayError('unsupported_parameter', `The model '${body.model}' is served by a provider without an embeddings API.`, {

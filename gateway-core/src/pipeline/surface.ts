@@ -24,6 +24,16 @@ export interface ParsedChatRequest {
   canonical(): CanonicalRequest;
   /** All text a provider would see, for token estimates. */
   promptText(): string;
+  /** What the routing policy reads besides the token count. */
+  routingView(): RoutingView;
+}
+
+export interface RoutingView {
+  systemText: string;
+  /** The text of the last user message, tool results excluded. */
+  lastUserText: string;
+  hasImages: boolean;
+  hasTools: boolean;
 }
 
 /** Writes one streamed response as SSE text in the inbound API's format. */

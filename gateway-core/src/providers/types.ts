@@ -31,6 +31,10 @@ export interface Deployment {
   apiKey: SecretRef | null;
   /** Total time allowed for one call, in milliseconds. */
   timeoutMs: number;
+  /** Time allowed until a stream's first event, in milliseconds; default `timeoutMs`. */
+  firstByteTimeoutMs?: number;
+  /** Weight and per-minute limits for load balancing; default weight 1, no limits. */
+  limits?: { weight: number; rpm: number | null; tpm: number | null };
   destination: DestinationClass;
   modelInfo: ModelInfo;
 }

@@ -35,6 +35,8 @@ export interface AuditRecord {
   latencyMs: number;
   ttftMs: number | null;
   flags: string[];
+  routeReason: string | null;
+  fallbackFrom: string | null;
 }
 
 export interface AuditFilter {
@@ -73,6 +75,8 @@ interface AuditRow {
   latency_ms: number;
   ttft_ms: number | null;
   flags: string;
+  route_reason: string | null;
+  fallback_from: string | null;
 }
 
 /** The audit log: one row per request, written once the response has finished. */
@@ -83,9 +87,9 @@ export class AuditStore {
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`INSERT INTO audit_log (id, created_at, key_id, client, inbound_api, alias, provider, provider_model,
       deployment_id, stream, http_status, error_kind, error_message, attempts, usage, raw_usage, cost_usd, pricing, latency_ms,
-      ttft_ms, flags) VALUES (@id, @created_at, @key_id, @client, @inbound_api, @alias, @provider, @provider_model, @deployment_id,
+      ttft_ms, flags, route_reason, fallback_from) VALUES (@id, @created_at, @key_id, @client, @inbound_api, @alias, @provider, @provider_model, @deployment_id,
       @stream, @http_status, @error_kind, @error_message, @attempts, @usage, @raw_usage, @cost_usd, @pricing, @latency_ms, @ttft_ms,
-      @flags)`);
+      @flags, @route_reason, @fallback_from)`);
     this.byId = db.prepare<[string], AuditRow>('SELECT * FROM audit_log WHERE id = ?');
   }
 
@@ -112,6 +116,8 @@ export class AuditStore {
       latency_ms: record.latencyMs,
       ttft_ms: record.ttftMs,
       flags: JSON.stringify(record.flags),
+      route_reason: record.routeReason,
+      fallback_from: record.fallbackFrom,
     });
   }
 
@@ -171,5 +177,7 @@ function fromRow(row: AuditRow): AuditRecord {
     latencyMs: row.latency_ms,
     ttftMs: row.ttft_ms,
     flags: JSON.parse(row.flags) as string[],
+    routeReason: row.route_reason,
+    fallbackFrom: row.fallback_from,
   };
 }

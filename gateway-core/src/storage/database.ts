@@ -2,11 +2,15 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql as initial } from './migrations/0001-initial';
+import { sql as routeReason } from './migrations/0002-route-reason';
 
 export type SqliteDatabase = Database.Database;
 
 /** Numbered, append-only migrations; PRAGMA user_version records how many have run. */
-const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [{ version: 1, name: 'initial', sql: initial }];
+const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  { version: 1, name: 'initial', sql: initial },
+  { version: 2, name: 'route-reason', sql: routeReason },
+];
 
 export const databaseFileName = 'airlock.db';
 

@@ -5,7 +5,7 @@ import { canonicalToAnthropicResponse } from '../../formats/anthropic-messages/r
 import { anthropicRequestSchema, validateAnthropicBody, type AnthropicRequestBody } from '../../formats/anthropic-messages/schema';
 import { CanonicalToAnthropicStream, formatAnthropicSseEvent } from '../../formats/anthropic-messages/stream';
 import type { NativeStreamEvent } from '../../providers/types';
-import type { ChatSurface, ErrorSurface, ParsedChatRequest, StreamEncoder } from '../../pipeline/surface';
+import type { ChatSurface, ErrorSurface, ParsedChatRequest, RoutingView, StreamEncoder } from '../../pipeline/surface';
 
 export const anthropicErrorSurface: ErrorSurface = {
   renderError: renderAnthropicError,
@@ -30,6 +30,7 @@ export const anthropicMessagesSurface: ChatSurface = {
       body: raw as Record<string, unknown>,
       canonical: () => (canonical ??= anthropicRequestToCanonical(body)),
       promptText: () => anthropicPromptText(body),
+      routingView: () => anthropicRoutingView(body),
     };
   },
 
@@ -86,4 +87,22 @@ export function anthropicPromptText(body: Pick<AnthropicRequestBody, 'system' | 
   for (const message of body.messages) collect(message.content);
   for (const tool of body.tools ?? []) parts.push(JSON.stringify(tool));
   return parts.join('\n');
+}
+
+/** The last user message's own text (its tool results excluded) and the system prompt. */
+function anthropicRoutingView(body: AnthropicRequestBody): RoutingView {
+  const textOf = (content: unknown): string => {
+    if (typeof content === 'string') return content;
+    if (!Array.isArray(content)) return '';
+    return (content as Array<{ type?: string; text?: unknown }>)
+      .flatMap((block) => (block.type === 'text' && typeof block.text === 'string' ? [block.text] : []))
+      .join('\n');
+  };
+  let lastUserText = '';
+  let hasImages = false;
+  for (const message of body.messages) {
+    if (message.role === 'user') lastUserText = textOf(message.content);
+    if (Array.isArray(message.content) && (message.content as Array<{ type?: string }>).some((block) => block.type === 'image')) hasImages = true;
+  }
+  return { systemText: textOf(body.system), lastUserText, hasImages, hasTools: (body.tools?.length ?? 0) > 0 };
 }

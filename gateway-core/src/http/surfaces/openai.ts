@@ -5,7 +5,7 @@ import { canonicalToOpenAIResponse, generateCompletionId } from '../../formats/o
 import { chatRequestSchema, validateBody, type ChatRequestBody } from '../../formats/openai-chat/schema';
 import { CanonicalToOpenAIStream, editPassthroughChunk, type OpenAIChunk } from '../../formats/openai-chat/stream';
 import type { NativeStreamEvent } from '../../providers/types';
-import type { ChatSurface, ErrorSurface, ParsedChatRequest, StreamEncoder } from '../../pipeline/surface';
+import type { ChatSurface, ErrorSurface, ParsedChatRequest, RoutingView, StreamEncoder } from '../../pipeline/surface';
 
 export const openAIErrorSurface: ErrorSurface = {
   renderError: renderOpenAIError,
@@ -31,6 +31,7 @@ export const openAIChatSurface: ChatSurface = {
       body: raw as Record<string, unknown>,
       canonical: () => (canonical ??= openAIRequestToCanonical(body)),
       promptText: () => promptText(body),
+      routingView: () => routingView(body),
     };
   },
 
@@ -90,4 +91,23 @@ function promptText(body: ChatRequestBody): string {
   }
   for (const tool of body.tools ?? []) parts.push(JSON.stringify(tool.function));
   return parts.join('\n');
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return (content as Array<{ text?: unknown }>).flatMap((part) => (typeof part.text === 'string' ? [part.text] : [])).join('\n');
+}
+
+function routingView(body: ChatRequestBody): RoutingView {
+  const system: string[] = [];
+  let lastUserText = '';
+  let hasImages = false;
+  for (const message of body.messages) {
+    const content = (message as { content?: unknown }).content;
+    if (message.role === 'system' || message.role === 'developer') system.push(textOf(content));
+    if (message.role === 'user') lastUserText = textOf(content);
+    if (Array.isArray(content) && (content as Array<{ type?: string }>).some((part) => part.type === 'image_url')) hasImages = true;
+  }
+  return { systemText: system.join('\n'), lastUserText, hasImages, hasTools: (body.tools?.length ?? 0) > 0 };
 }
