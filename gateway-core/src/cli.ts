@@ -74,7 +74,18 @@ async function main(): Promise<void> {
   if (configPath === null) log.warn('no config file given (--config or AIRLOCK_CONFIG); starting with no models');
   for (const warning of config.warnings) log.warn({ config: config.path }, warning);
 
-  const gateway = await startGateway({ config, logger });
+  let gateway;
+  try {
+    gateway = await startGateway({ config, logger });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') fail(`port ${config.server.port} on ${config.server.host} is already in use; stop the other process or pass --port`);
+    if (code === 'EACCES' || code === 'EPERM') fail(`permission denied opening port ${config.server.port} or the data folder ${config.server.dataDir}`);
+    if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EROFS' || code === 'ENOENT') {
+      fail(`cannot use ${config.server.dataDir} as the data folder (${code}); pass --data-dir with a writable folder`);
+    }
+    throw error;
+  }
   // The banner goes straight to the terminal: the admin key is a secret and never enters the log.
   const lines = [``, `Airlock gateway listening on ${gateway.url}`, `  OpenAI base URL:    ${gateway.url}/v1`, `  Anthropic base URL: ${gateway.url}`];
   if (gateway.generatedAdminKey !== null) {
@@ -109,9 +120,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') fail('the port is already in use; stop the other process or pass --port');
-  if (code === 'EACCES') fail('permission denied opening the port or data folder');
   process.stderr.write(`airlock: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

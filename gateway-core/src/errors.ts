@@ -111,6 +111,23 @@ export class ClientDisconnected extends Error {
   }
 }
 
+/**
+ * Describes why a connection failed: the first error code (ECONNREFUSED, ECONNRESET) along the
+ * cause chain, else the innermost message. Node's fetch (undici) reports the socket error two
+ * levels down, under a TypeError "fetch failed" that the SDKs wrap once more.
+ */
+export function connectionFailureReason(error: Error): string {
+  let message = error.message;
+  let current: unknown = error.cause;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    message = current.message;
+    current = current.cause;
+  }
+  return message;
+}
+
 export function isGatewayError(value: unknown): value is GatewayError {
   return value instanceof GatewayError;
 }

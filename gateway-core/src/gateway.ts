@@ -48,6 +48,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const host = config.server.host;
   if (!isLoopbackHost(host)) {
     log.warn({ host }, 'listening on a non-loopback address: other machines can reach the gateway, protected only by its keys');
+    if (config.server.allowedHosts.length === 0 && (host === '0.0.0.0' || host === '::')) {
+      log.warn('requests from other machines are rejected until the names they use are listed in airlock.allowed_hosts');
+    }
   }
   const router = new Router({ aliases: config.aliases, groupAliases: config.groupAliases, settings: config.router, policy: config.policy });
   const app = createApp({
@@ -56,7 +59,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     keys,
     audit,
     logger,
-    security: { extraHosts: isLoopbackHost(host) || host === '0.0.0.0' || host === '::' ? [] : [host.toLowerCase()], allowedOrigins: config.server.allowedOrigins },
+    security: {
+      extraHosts: [...config.server.allowedHosts, ...(isLoopbackHost(host) || host === '0.0.0.0' || host === '::' ? [] : [host.toLowerCase()])],
+      allowedOrigins: config.server.allowedOrigins,
+    },
     maxBodyBytes: config.server.maxBodyBytes,
     startedAt: Math.floor(Date.now() / 1000),
     inFlight,

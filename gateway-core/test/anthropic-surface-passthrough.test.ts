@@ -226,10 +226,12 @@ describe('Claude Code style request', () => {
   it('translates for OpenAI and Ollama', async () => {
     // Without a queued reply, each stub streams its default text.
     for (const [model, text] of [['gpt-4o', 'Hello'], ['qwen', 'Hello from the stub.']] as const) {
-      const message = await client.beta.messages
-        .stream({ ...claudeCodeBody(model), betas } as never, { headers: { 'anthropic-version': '2023-06-01' } })
-        .finalMessage();
+      const stream = client.beta.messages.stream({ ...claudeCodeBody(model), betas } as never, { headers: { 'anthropic-version': '2023-06-01' } });
+      const message = await stream.finalMessage();
       expect(message.content).toEqual([{ type: 'text', text }]);
+      // Extended thinking has no equivalent there; the gateway says it left it out.
+      const { response } = await stream.withResponse();
+      expect(response.headers.get('x-airlock-ignored-params')).toBe('thinking');
 
       const body = (model === 'gpt-4o' ? openai.last.body : ollama.requests.at(-1)!.body) as Record<string, any>;
       expect(body.messages[0]).toMatchObject({ role: 'system', content: expect.stringContaining("You are Claude Code, Anthropic's official CLI") });

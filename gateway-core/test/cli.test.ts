@@ -109,6 +109,33 @@ describe('npm start', () => {
     expect(err).toContain("model_list[0].litellm_params.model: provider 'bedrock'");
   });
 
+  it('stops the gateway when npm start gets SIGTERM', async () => {
+    const dataDir = tempDir();
+    const child = spawn('npm', ['start', '--silent', '--', '--port', '0', '--data-dir', dataDir], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    });
+    running.push(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    for (let i = 0; i < 200 && !/listening on (http:\/\/\S+)/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // A supervisor signals npm's own process, not the process group.
+    child.kill('SIGTERM');
+    await exited;
+    let stillUp = true;
+    for (let i = 0; i < 40 && stillUp; i++) {
+      stillUp = await fetch(`${url}/healthz`).then(
+        () => true,
+        () => false,
+      );
+      if (stillUp) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(stillUp).toBe(false);
+  });
+
   it('drains an in-flight request on SIGTERM', async () => {
     const stub = await new OpenAIStub().start();
     try {

@@ -123,10 +123,13 @@ describe('invalid config', () => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['unknown provider', { model_list: [{ model_name: 'x', litellm_params: { model: 'bedrock/claude' } }] }, /model_list\[0\]\.litellm_params\.model: provider 'bedrock'.*openai\//],
     ['model without provider', { model_list: [{ model_name: 'x', litellm_params: { model: 'my-model' } }] }, /model_list\[0\]\.litellm_params\.model: "my-model" does not name a provider/],
-    ['missing model_name', { model_list: [{ litellm_params: { model: 'openai/gpt-4o' } }] }, /model_list\[0\]\.model_name is nothing/],
+    ['missing model_name', { model_list: [{ litellm_params: { model: 'openai/gpt-4o' } }] }, /model_list\[0\]\.model_name is required but missing/],
     ['bad api_base', { model_list: [{ model_name: 'x', litellm_params: { model: 'openai/x', api_base: 'not a url' } }] }, /model_list\[0\]\.litellm_params\.api_base is "not a url"/],
     ['bad port', { airlock: { port: 70000 } }, /airlock\.port is 70000/],
-    ['bad timeout', { model_list: [{ model_name: 'x', litellm_params: { model: 'openai/x', timeout: 'soon' } }] }, /timeout is "soon"/],
+    ['bad timeout', { model_list: [{ model_name: 'x', litellm_params: { model: 'openai/x', timeout: 'soon' } }] }, /timeout is "soon": must be a positive number of seconds/],
+    ['typo in the airlock section', { airlock: { alowed_origins: [] } }, /airlock has unknown key\(s\) 'alowed_origins'/],
+    ['origin with a path', { airlock: { allowed_origins: ['localhost:5173'] } }, /allowed_origins\[0\] is "localhost:5173": must be an origin/],
+    ['ftp api_base', { model_list: [{ model_name: 'x', litellm_params: { model: 'openai/x', api_base: 'ftp://h/v1' } }] }, /api_base is "ftp:\/\/h\/v1": must be an http/],
     ['not a mapping', ['a'], /must be a YAML mapping/],
     [
       'fallback to an unknown model',

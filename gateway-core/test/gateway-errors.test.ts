@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway';
 import { OpenAIStub } from './stubs/openai';
@@ -10,7 +11,7 @@ beforeAll(async () => {
   stub = await new OpenAIStub().start();
   gw = await startTestGateway({
     model_list: [{ model_name: 'gpt-4o', litellm_params: { model: 'openai/gpt-4o', api_key: 'sk-literal', api_base: stub.url } }],
-    airlock: { max_body_bytes: 2048, allowed_origins: ['http://localhost:5173'] },
+    airlock: { max_body_bytes: 2048, allowed_origins: ['http://localhost:5173'], allowed_hosts: ['devbox.internal'] },
   });
 });
 
@@ -146,6 +147,29 @@ describe('keys', () => {
     expect(denied.status).toBe(401);
   });
 
+  it('records the user and team of a key', async () => {
+    const admin = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
+    const created = await send('/airlock/api/keys', { headers: admin, body: JSON.stringify({ name: 'alice-cline', user: 'alice', team: 'backend' }) });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ user: 'alice', team: 'backend', role: 'user' });
+    expect(gw.gateway.keys.authenticate(created.body.key)).toMatchObject({ userId: 'alice', teamId: 'backend' });
+    const bad = await send('/airlock/api/keys', { headers: admin, body: JSON.stringify({ name: 'x', team: 'a b' }) });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.param).toBe('team');
+  });
+
+  it('refuses to revoke the last active admin key', async () => {
+    const admin = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
+    const listed = await send('/airlock/api/keys', { method: 'GET', headers: admin });
+    const adminKeys = listed.body.data.filter((k: { role: string; revoked_at: string | null }) => k.role === 'admin' && k.revoked_at === null);
+    expect(adminKeys).toHaveLength(1);
+    const reply = await send(`/airlock/api/keys/${adminKeys[0].id}`, { method: 'DELETE', headers: admin });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.message).toMatch(/last active admin key/);
+    const still = await send('/airlock/api/keys', { method: 'GET', headers: admin });
+    expect(still.status).toBe(200);
+  });
+
   it('keeps a user key out of key management', async () => {
     const reply = await send('/airlock/api/keys', { method: 'GET', headers: { authorization: `Bearer ${gw.userKey}` } });
     expect(reply.status).toBe(403);
@@ -207,9 +231,78 @@ describe('host and origin checks', () => {
 });
 
 describe('health', () => {
-  it('answers /healthz', async () => {
+  it('answers /healthz with a request id', async () => {
     const reply = await send('/healthz', { method: 'GET' });
     expect(reply.status).toBe(200);
     expect(reply.body).toEqual({ status: 'ok' });
+    expect(reply.headers['x-airlock-request-id']).toMatch(/^req_[0-9a-f]{32}$/);
+  });
+});
+
+describe('common mistakes', () => {
+  it('answers 405 naming POST for a GET on a POST route', async () => {
+    const reply = await send('/v1/chat/completions', { method: 'GET', headers: { authorization: `Bearer ${gw.userKey}` } });
+    expect(reply.status).toBe(405);
+    expect(reply.headers.allow).toBe('POST');
+    expect(reply.body.error.message).toMatch(/send a POST request/);
+  });
+
+  it('puts a request id on unknown paths', async () => {
+    const reply = await send('/nothing-here', { method: 'GET' });
+    expect(reply.status).toBe(404);
+    expect(reply.headers['x-airlock-request-id']).toMatch(/^req_/);
+  });
+
+  it('accepts a gzip-encoded body', async () => {
+    const body = gzipSync(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }));
+    const reply = await chat(body, { 'content-encoding': 'gzip' });
+    expect(reply.status).toBe(200);
+    expect(reply.body.choices[0].message.content).toBe('Hello');
+  });
+
+  it('limits the decoded size of a compressed body', async () => {
+    const body = gzipSync(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'a'.repeat(100_000) }] }));
+    expect(body.length).toBeLessThan(2048);
+    const reply = await chat(body, { 'content-encoding': 'gzip' });
+    expect(reply.status).toBe(413);
+  });
+
+  it('rejects an unknown Content-Encoding', async () => {
+    const reply = await chat('{}', { 'content-encoding': 'zstd' });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.message).toMatch(/Content-Encoding 'zstd' is not supported/);
+  });
+
+  it('accepts a Host listed in allowed_hosts', async () => {
+    const reply = await send('/v1/models', { method: 'GET', headers: { host: 'devbox.internal:4000', authorization: `Bearer ${gw.userKey}` } });
+    expect(reply.status).toBe(200);
+  });
+});
+
+describe('models by id', () => {
+  it('describes one model in OpenAI shape', async () => {
+    const reply = await send('/v1/models/gpt-4o', { method: 'GET', headers: { authorization: `Bearer ${gw.userKey}` } });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ id: 'gpt-4o', object: 'model', owned_by: 'airlock' });
+  });
+
+  it('describes one model in Anthropic shape', async () => {
+    const reply = await send('/v1/models/gpt-4o', { method: 'GET', headers: { 'x-api-key': gw.userKey, 'anthropic-version': '2023-06-01' } });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ type: 'model', id: 'gpt-4o', display_name: 'gpt-4o' });
+  });
+
+  it('answers 404 for an unknown model id', async () => {
+    const reply = await send('/v1/models/nope', { method: 'GET', headers: { 'x-api-key': gw.userKey, 'anthropic-version': '2023-06-01' } });
+    expect(reply.status).toBe(404);
+    expect(reply.body).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+  });
+
+  it('pages the Anthropic list with limit and after_id', async () => {
+    const headers = { 'x-api-key': gw.userKey, 'anthropic-version': '2023-06-01' };
+    const first = await send('/v1/models?limit=1', { method: 'GET', headers });
+    expect(first.body).toMatchObject({ data: [{ id: 'gpt-4o' }], has_more: true, first_id: 'gpt-4o', last_id: 'gpt-4o' });
+    const second = await send('/v1/models?limit=1&after_id=gpt-4o', { method: 'GET', headers });
+    expect(second.body).toMatchObject({ data: [{ id: 'auto' }], has_more: false });
   });
 });

@@ -24,6 +24,8 @@ export interface ServerSettings {
   dataDir: string;
   maxBodyBytes: number;
   allowedOrigins: string[];
+  /** Host header names accepted besides loopback names. */
+  allowedHosts: string[];
   logLevel: string;
 }
 
@@ -168,6 +170,7 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
     dataDir: resolve(overrides.dataDir ?? airlock.data_dir ?? defaultDataDir()),
     maxBodyBytes: airlock.max_body_bytes ?? defaultMaxBodyBytes,
     allowedOrigins: airlock.allowed_origins ?? [],
+    allowedHosts: (airlock.allowed_hosts ?? []).map((host) => host.toLowerCase()),
     logLevel: airlock.log_level ?? 'info',
   };
   return { server, deployments, aliases, groupAliases, router, policy, masterKey, warnings, path };
@@ -360,6 +363,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     keyPath += typeof segment === 'number' ? `[${segment}]` : keyPath === '' ? String(segment) : `.${String(segment)}`;
     value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[segment] : undefined;
   }
-  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
-  return `invalid config: ${keyPath || '(top level)'} is ${shown}: ${issue.message}`;
+  if (value === undefined && issue.code === 'invalid_type') return `invalid config: ${keyPath} is required but missing`;
+  if (issue.code === 'unrecognized_keys') {
+    const where = keyPath === '' ? 'the top level' : keyPath;
+    return `invalid config: ${where} has unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}; check the spelling against the README's configuration reference`;
+  }
+  return `invalid config: ${keyPath || '(top level)'} is ${JSON.stringify(value)}: ${issue.message}`;
 }

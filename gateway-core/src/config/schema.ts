@@ -7,7 +7,9 @@ import { z } from 'zod';
  * instead of failing validation.
  */
 
-const seconds = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/).transform(Number)]);
+const seconds = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/).transform(Number)], {
+  error: 'must be a positive number of seconds, such as 30',
+});
 const perToken = z.number().nonnegative();
 
 const costFields = {
@@ -21,7 +23,10 @@ const costFields = {
 export const litellmParamsSchema = z.looseObject({
   model: z.string().min(1, 'must name the provider model, for example "openai/gpt-4o"'),
   api_key: z.string().optional(),
-  api_base: z.string().url('must be a URL such as http://127.0.0.1:11434').optional(),
+  api_base: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL such as http://127.0.0.1:11434')
+    .optional(),
   timeout: seconds.optional(),
   /** Time allowed until a stream's first event, in seconds; default the whole timeout. */
   stream_timeout: seconds.optional(),
@@ -56,7 +61,8 @@ export const modelEntrySchema = z.looseObject({
 /** LiteLLM's fallback layout: a list of single-key maps, model_name → model_names to try next. */
 const fallbackList = z.array(z.record(z.string(), z.array(z.string().min(1))));
 
-export const airlockSettingsSchema = z.looseObject({
+/** Airlock's own section is strict: a typo here is an error, not an ignored key. */
+export const airlockSettingsSchema = z.strictObject({
   /** Listen address; anything but loopback logs a warning. Default 127.0.0.1. */
   host: z.string().min(1).optional(),
   /** Listen port; default 4000, 0 picks a free one. */
@@ -66,7 +72,11 @@ export const airlockSettingsSchema = z.looseObject({
   /** Largest accepted request body in bytes; default 32 MiB. */
   max_body_bytes: z.number().int().positive().optional(),
   /** Browser origins allowed to call the gateway (CORS), such as http://localhost:5173. */
-  allowed_origins: z.array(z.string().min(1)).optional(),
+  allowed_origins: z
+    .array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as http://localhost:5173 (scheme, host and optional port, no path)'))
+    .optional(),
+  /** Host header names accepted besides loopback names, for a gateway bound to another address. */
+  allowed_hosts: z.array(z.string().regex(/^[A-Za-z0-9.\-\[\]:]+$/, 'must be a host name or address without a port')).optional(),
   /** pino level: fatal, error, warn, info, debug, trace. Default info. */
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   /** The routing policy behind the `auto` model; validated by routing/policy-schema.ts. */
@@ -169,6 +179,7 @@ export const actedKeys: ReadonlyArray<string> = [
   'airlock.data_dir',
   'airlock.max_body_bytes',
   'airlock.allowed_origins',
+  'airlock.allowed_hosts',
   'airlock.log_level',
   'airlock.routing',
 ];
@@ -181,4 +192,5 @@ export const opaqueKeys: ReadonlySet<string> = new Set([
   'router_settings.content_policy_fallbacks',
   'airlock.routing',
   'airlock.allowed_origins',
+  'airlock.allowed_hosts',
 ]);

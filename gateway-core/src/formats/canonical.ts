@@ -72,6 +72,8 @@ export interface CanonicalRequest {
   stream: boolean;
   /** Reasoning effort hint (OpenAI reasoning models). */
   reasoningEffort?: string;
+  /** Inbound parameters with no canonical form, left out and reported to the client in a header. */
+  ignoredParams?: string[];
 }
 
 export type CanonicalStopReason =

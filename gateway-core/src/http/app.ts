@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { ClientDisconnected, GatewayError } from '../errors';
 import type { Logger } from '../logger';
 import { handleChat, writeJson, type ChatDependencies } from '../pipeline/chat';
-import { RequestContext, clientFromUserAgent, type InboundApi } from '../pipeline/context';
+import { RequestContext, clientFromUserAgent, newRequestId, type InboundApi } from '../pipeline/context';
 import { handleCountTokens } from '../pipeline/count-tokens';
 import { handleEmbeddings } from '../pipeline/embeddings';
 import type { ChatSurface, ErrorSurface } from '../pipeline/surface';
@@ -11,7 +11,7 @@ import type { KeyStore } from '../storage/keys';
 import { authenticate } from './auth';
 import { readJsonBody } from './body';
 import { managementRouter } from './management';
-import { listModels } from './models';
+import { describeModel, listModels } from './models';
 import { answerPreflight, checkHost, checkOrigin, originAllowed, setCorsHeaders, type SecurityPolicy } from './security';
 import { anthropicErrorSurface, anthropicMessagesSurface } from './surfaces/anthropic';
 import { openAIChatSurface, openAIErrorSurface } from './surfaces/openai';
@@ -37,8 +37,12 @@ export function createApp(deps: AppDependencies): express.Express {
   app.set('etag', false);
   const log = deps.logger.child({ component: 'http' });
 
-  // Host check and CORS run before routing, for every path.
+  // Every response carries a request id; audited routes use it as the audit record's id.
+  // The Host check and CORS run next, before routing, for every path.
   app.use((req: Request, res: Response, next: NextFunction) => {
+    const requestId = newRequestId();
+    res.locals.requestId = requestId;
+    res.setHeader('x-airlock-request-id', requestId);
     try {
       checkHost(req, deps.security);
       const origin = req.headers.origin;
@@ -52,8 +56,7 @@ export function createApp(deps: AppDependencies): express.Express {
       next();
     } catch (error) {
       const inboundApi = inboundApiOf(req.path);
-      const ctx = new RequestContext(inboundApi, clientFromUserAgent(req.headers['user-agent']), log);
-      res.setHeader('x-airlock-request-id', ctx.id);
+      const ctx = new RequestContext(inboundApi, clientFromUserAgent(req.headers['user-agent']), log, requestId);
       const surface = inboundApi.startsWith('anthropic') ? anthropicErrorSurface : inboundApi === 'models' ? surfaceByVersionHeader(req) : openAIErrorSurface;
       renderFailure(ctx, surface, error, res);
       finishRequest(deps, ctx);
@@ -66,9 +69,8 @@ export function createApp(deps: AppDependencies): express.Express {
 
   const api = (inboundApi: InboundApi, errorSurface: ErrorSurface | ((req: Request) => ErrorSurface), handler: ApiHandler) => async (req: Request, res: Response) => {
     const surface = typeof errorSurface === 'function' ? errorSurface(req) : errorSurface;
-    const ctx = new RequestContext(inboundApi, clientFromUserAgent(req.headers['user-agent']), log);
+    const ctx = new RequestContext(inboundApi, clientFromUserAgent(req.headers['user-agent']), log, res.locals.requestId as string);
     deps.inFlight.count += 1;
-    res.setHeader('x-airlock-request-id', ctx.id);
     res.on('close', () => {
       if (!res.writableFinished) ctx.clientAbort.abort();
     });
@@ -96,15 +98,36 @@ export function createApp(deps: AppDependencies): express.Express {
     await handleCountTokens(deps, ctx, raw, anthropicMessagesSurface.forwardedHeaders(req.headers), res);
   };
   const models: ApiHandler = async (ctx, req, res) => {
-    writeJson(ctx, res, 200, listModels(deps.router.names(), deps.startedAt, req.headers['anthropic-version'] !== undefined));
+    const query = req.query as Record<string, unknown>;
+    writeJson(ctx, res, 200, listModels(deps.router.names(), deps.startedAt, req.headers['anthropic-version'] !== undefined, query));
+  };
+  const model: ApiHandler = async (ctx, req, res) => {
+    const id = String(req.params.id);
+    const anthropicShape = req.headers['anthropic-version'] !== undefined;
+    if (!deps.router.names().includes(id)) {
+      throw new GatewayError('model_not_found', `The model '${id}' does not exist on this gateway; GET /v1/models lists the models.`, { param: 'model' });
+    }
+    writeJson(ctx, res, 200, describeModel(id, deps.startedAt, anthropicShape));
   };
 
   for (const prefix of ['/v1', '']) {
     app.post(`${prefix}/chat/completions`, api('openai-chat', openAIChatSurface, chat(openAIChatSurface)));
     app.post(`${prefix}/embeddings`, api('openai-embeddings', openAIErrorSurface, embeddings));
     app.get(`${prefix}/models`, api('models', surfaceByVersionHeader, models));
+    app.get(`${prefix}/models/:id`, api('models', surfaceByVersionHeader, model));
     app.post(`${prefix}/messages`, api('anthropic-messages', anthropicMessagesSurface, chat(anthropicMessagesSurface)));
     app.post(`${prefix}/messages/count_tokens`, api('anthropic-count-tokens', anthropicErrorSurface, countTokens));
+  }
+
+  // A known path with the wrong method is 405 naming the right one, not a confusing 404.
+  const postOnly = ['chat/completions', 'embeddings', 'messages', 'messages/count_tokens'];
+  for (const path of postOnly.flatMap((p) => [`/v1/${p}`, `/${p}`])) {
+    app.all(path, (req: Request, res: Response) => {
+      const rendered = surfaceByVersionHeader(req).renderError(
+        new GatewayError('invalid_value', `${req.method} is not supported on ${req.path}; send a POST request with a JSON body.`, { status: 405 }),
+      );
+      res.status(rendered.status).set({ ...rendered.headers, allow: 'POST' }).json(rendered.body);
+    });
   }
 
   app.use('/airlock/api', managementRouter({ keys: deps.keys, audit: deps.audit, router: deps.router, maxBodyBytes: deps.maxBodyBytes }));

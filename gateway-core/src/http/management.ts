@@ -44,7 +44,8 @@ export function managementRouter(deps: ManagementDependencies): express.Router {
       if (role !== 'user' && role !== 'admin') {
         throw new GatewayError('invalid_value', "'role' must be \"user\" or \"admin\".", { param: 'role' });
       }
-      const { record, key } = deps.keys.create(name.trim(), role);
+      const owner = { userId: optionalName(body.user, 'user'), teamId: optionalName(body.team, 'team') };
+      const { record, key } = deps.keys.create(name.trim(), role, owner);
       res.status(201).json({ ...keyJson(record), key });
     }),
   );
@@ -121,10 +122,21 @@ function keyJson(record: ReturnType<KeyStore['all']>[number]): Record<string, un
     id: record.id,
     name: record.name,
     role: record.role,
+    user: record.userId,
+    team: record.teamId,
     prefix: record.prefix,
     created_at: new Date(record.createdAt).toISOString(),
     revoked_at: record.revokedAt === null ? null : new Date(record.revokedAt).toISOString(),
   };
+}
+
+/** A user or team name from a request body: absent, or a short string of letters, digits, . _ @ and -. */
+function optionalName(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || !/^[\w.@-]{1,100}$/.test(value)) {
+    throw new GatewayError('invalid_value', `'${field}' must be a name of 1 to 100 letters, digits, '.', '_', '@' or '-'.`, { param: field });
+  }
+  return value;
 }
 
 const maxPageSize = 500;

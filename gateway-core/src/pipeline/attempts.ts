@@ -24,16 +24,14 @@ export function startAttemptCall(ctx: RequestContext, deployment: Deployment, st
   const clientSignal = ctx.clientAbort.signal;
   if (clientSignal.aborted) onClientAbort();
   else clientSignal.addEventListener('abort', onClientAbort, { once: true });
-  const timeout = (message: string): UpstreamError =>
-    new UpstreamError('upstream_timeout', message, { provider: deployment.providerLabel, deployment: deployment.id });
   const timer = setTimeout(() => {
-    controller.abort(timeout(`deployment '${deployment.id}' did not finish within ${seconds(deployment.timeoutMs)}`));
+    controller.abort(new AttemptTimeout(deployment, deployment.timeoutMs, false));
   }, deployment.timeoutMs);
   const firstByteMs = deployment.firstByteTimeoutMs ?? deployment.timeoutMs;
   let firstByteTimer: NodeJS.Timeout | null = null;
   if (stream && firstByteMs < deployment.timeoutMs) {
     firstByteTimer = setTimeout(() => {
-      controller.abort(timeout(`deployment '${deployment.id}' sent no first event within ${seconds(firstByteMs)}`));
+      controller.abort(new AttemptTimeout(deployment, firstByteMs, true));
     }, firstByteMs);
   }
   return {
@@ -53,6 +51,20 @@ export function startAttemptCall(ctx: RequestContext, deployment: Deployment, st
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** An attempt's own time limit ran out: the total timeout, or for a stream the time to its first event. */
+class AttemptTimeout extends UpstreamError {
+  constructor(
+    deployment: Deployment,
+    readonly limitMs: number,
+    readonly firstEvent: boolean,
+  ) {
+    const message = firstEvent
+      ? `deployment '${deployment.id}' sent no first event within ${seconds(limitMs)}`
+      : `deployment '${deployment.id}' did not finish within ${seconds(limitMs)}`;
+    super('upstream_timeout', message, { provider: deployment.providerLabel, deployment: deployment.id });
+  }
 }
 
 export interface AttemptOutcome<T> {
@@ -82,15 +94,23 @@ export async function runAttempts<T>(
   let lastDeployment: Deployment | null = null;
   let special: string[] | null = null;
 
+  // The reason for moving on is written when the next candidate is reached, once per failure.
+  const explainLastFailure = (): void => {
+    if (lastDeployment !== null) ctx.routeReasons.push(`fallback: ${lastDeployment.id} ${describeFailure(lastError, lastDeployment)}`);
+    lastDeployment = null;
+  };
+
   const tryList = async (deployments: Deployment[], laterCandidates: () => boolean): Promise<AttemptOutcome<T> | null> => {
     for (let i = 0; i < deployments.length; i++) {
       const deployment = deployments[i]!;
       const othersLeft = i < deployments.length - 1 || laterCandidates();
       if (router.health.isCoolingDown(deployment.id) && othersLeft) {
+        explainLastFailure();
+        ctx.routeReasons.push(`fallback: ${deployment.id} skipped while cooling down`);
         recordAttempt(ctx, deployment, null, 'cooling_down', 'skipped: cooling down after repeated failures', 0);
         continue;
       }
-      if (lastDeployment !== null) ctx.routeReasons.push(`fallback: ${lastDeployment.id} ${describeFailure(lastError, lastDeployment)}`);
+      explainLastFailure();
       const outcome = await tryOne(ctx, router, deployment, request, attempt);
       if ('value' in outcome) return outcome;
       lastError = outcome.error;
@@ -117,8 +137,14 @@ export async function runAttempts<T>(
   for (let round = 1; special === null && round <= router.settings.numRetries && isRetryable(lastError); round++) {
     const delay = retryDelayMs(round, { retryAfter: retryAfterOf(lastError) });
     if (delay === null) break;
-    await sleep(Math.max(delay, router.settings.retryAfterMs), ctx.clientAbort.signal);
-    ctx.routeReasons.push(`retry round ${round} after ${Math.round(Math.max(delay, router.settings.retryAfterMs))} ms`);
+    const waitMs = Math.max(delay, router.settings.retryAfterMs);
+    await sleep(waitMs, ctx.clientAbort.signal);
+    // The retry line names the failure it answers, so the next try is not reported as a fallback.
+    // tryList assigns lastDeployment, which TypeScript's narrowing does not see.
+    const failed = lastDeployment as Deployment | null;
+    const answered = failed === null ? '' : `: ${failed.id} ${describeFailure(lastError, failed)}`;
+    ctx.routeReasons.push(`retry round ${round} after ${Math.round(waitMs)} ms${answered}`);
+    lastDeployment = null;
     const retried = await tryList(plan.primary, hasFallbacks);
     if (retried) return retried;
   }
@@ -202,10 +228,16 @@ function recordAttempt(
   });
 }
 
-/** "timed out after 30 s", "answered HTTP 429", "was unreachable": for the route reason. */
+/** "timed out after 30 s", "sent no first event within 5 s", "answered HTTP 429": for the route reason. */
 function describeFailure(error: unknown, deployment: Deployment): string {
   if (!(error instanceof GatewayError)) return 'failed';
-  if (error.kind === 'upstream_timeout') return `timed out after ${seconds(deployment.timeoutMs)}`;
+  if (error instanceof AttemptTimeout) {
+    return error.firstEvent ? `sent no first event within ${seconds(error.limitMs)}` : `timed out after ${seconds(error.limitMs)}`;
+  }
+  // The providers' own timers run for the deployment's timeout; an HTTP 408 falls through to its status below.
+  if (error.kind === 'upstream_timeout' && !(error instanceof UpstreamError && error.upstreamStatus !== null)) {
+    return `timed out after ${seconds(deployment.timeoutMs)}`;
+  }
   if (classifyFailure(error) === 'context_window') return 'exceeded its context window';
   if (classifyFailure(error) === 'content_policy') return 'refused the request under its content policy';
   if (error.kind === 'unsupported_parameter') return `cannot serve '${error.param ?? 'a parameter'}'`;

@@ -45,7 +45,7 @@ export async function handleChat(
 
   if (!request.stream) {
     const { value, deployment, call } = await runAttempts(ctx, deps.router, plan, routeRequest, (d, c) =>
-      completeOnce(deps, surface, request, d, c, forwarded),
+      completeOnce(deps, ctx, surface, request, d, c, forwarded),
     );
     call.finish();
     settleUsage(ctx, deployment, value.usage ?? estimateUsage(request.promptText(), ''), value.rawUsage);
@@ -57,21 +57,48 @@ export async function handleChat(
   }
 
   const { value: opened, deployment, call } = await runAttempts(ctx, deps.router, plan, routeRequest, (d, c) =>
-    openStream(deps, surface, request, d, c, forwarded),
+    openStream(deps, ctx, surface, request, d, c, forwarded),
   );
   setRouteHeaders(res, ctx, deployment);
+  let completed = false;
   try {
-    await pumpStream(ctx, surface, request, opened, res, call.signal);
+    completed = await pumpStream(ctx, surface, request, opened, res, call.signal);
   } finally {
     call.finish();
-    const reported = opened.handle.usage();
-    if (reported) settleUsage(ctx, deployment, reported.usage, reported.raw);
-    else settleUsage(ctx, deployment, estimateUsage(request.promptText(), opened.handle.outputText()), null);
+    settleStreamUsage(ctx, deployment, request, opened.handle, completed);
   }
+}
+
+/**
+ * Usage of a stream. A completed stream has the provider's final counts. A stream that ended
+ * early (client gone, upstream cut) may have only the input counts of its start event (Anthropic's
+ * message_start carries a placeholder output count), so its output is counted from the text
+ * received, whichever is larger, and the record is marked estimated.
+ */
+function settleStreamUsage(
+  ctx: RequestContext,
+  deployment: Deployment,
+  request: ParsedChatRequest,
+  handle: StreamHandle<unknown>,
+  completed: boolean,
+): void {
+  const reported = handle.usage();
+  if (reported && completed) {
+    settleUsage(ctx, deployment, reported.usage, reported.raw);
+    return;
+  }
+  const estimate = estimateUsage(request.promptText(), handle.outputText());
+  if (!reported) {
+    settleUsage(ctx, deployment, estimate, null);
+    return;
+  }
+  const usage = { ...reported.usage, outputTokens: Math.max(reported.usage.outputTokens, estimate.outputTokens), source: 'estimated' as const };
+  settleUsage(ctx, deployment, usage, reported.raw);
 }
 
 async function completeOnce(
   deps: ChatDependencies,
+  ctx: RequestContext,
   surface: ChatSurface,
   request: ParsedChatRequest,
   deployment: Deployment,
@@ -86,12 +113,14 @@ async function completeOnce(
   }
   const canonical = { ...request.canonical(), model: deployment.model, stream: false };
   const result = await provider.complete(deployment, canonical, options);
+  noteIgnoredParams(ctx, canonical.ignoredParams);
   const usage = result.response.usage ? { ...result.response.usage, source: 'reported' as const } : null;
   return { body: surface.renderCanonical(result.response, request), usage, rawUsage: result.rawUsage, emulated: result.emulated };
 }
 
 async function openStream(
   deps: ChatDependencies,
+  ctx: RequestContext,
   surface: ChatSurface,
   request: ParsedChatRequest,
   deployment: Deployment,
@@ -106,6 +135,7 @@ async function openStream(
   }
   const canonical = { ...request.canonical(), model: deployment.model, stream: true };
   const handle = await provider.stream(deployment, canonical, options);
+  noteIgnoredParams(ctx, canonical.ignoredParams);
   return prefetch(handle, eventCarriesContent, false, call);
 }
 
@@ -131,7 +161,10 @@ async function prefetch<E>(
   return { handle, iterator, buffered, native };
 }
 
-/** Commit the stream to the client, then forward every event; a later failure becomes an in-band error event. */
+/**
+ * Commit the stream to the client, then forward every event; a later failure becomes an in-band
+ * error event. Returns whether the stream completed.
+ */
 async function pumpStream(
   ctx: RequestContext,
   surface: ChatSurface,
@@ -139,7 +172,7 @@ async function pumpStream(
   opened: OpenedStream<NativeStreamEvent> | OpenedStream<CanonicalStreamEvent>,
   res: ServerResponse,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   const encoder = (opened.native ? surface.nativeStreamEncoder(request) : surface.canonicalStreamEncoder(request)) as StreamEncoder<unknown>;
   const iterator = opened.iterator as AsyncIterator<unknown>;
   setEmulatedHeader(res, opened.handle.emulated);
@@ -159,6 +192,7 @@ async function pumpStream(
     }
     await write(res, encoder.end(), signal);
     res.end();
+    return true;
   } catch (error) {
     const reason = signal.aborted ? signal.reason : error;
     if (reason instanceof ClientDisconnected || res.destroyed) {
@@ -166,7 +200,7 @@ async function pumpStream(
       ctx.errorKind = 'client_disconnected';
       await iterator.return?.().catch(() => undefined);
       res.destroy();
-      return;
+      return false;
     }
     const failure = reason instanceof GatewayError ? reason : new GatewayError('internal', 'the stream failed unexpectedly', { cause: reason });
     if (!(reason instanceof GatewayError)) ctx.log.error({ err: reason }, 'stream failed with an unexpected error');
@@ -174,6 +208,7 @@ async function pumpStream(
     ctx.errorMessage = failure.message;
     if (failure instanceof UpstreamError) ctx.flags.add('stream_failed_after_commit');
     res.end(surface.streamErrorFrame(failure));
+    return false;
   }
 }
 
@@ -192,12 +227,17 @@ function callOptions(call: AttemptCall, headers: Record<string, string>): CallOp
   return { signal: call.signal, timeoutMs: call.timeoutMs, headers };
 }
 
+/** Record parameters a translation left out; the route headers name them to the client. */
+function noteIgnoredParams(ctx: RequestContext, ignored: string[] | undefined): void {
+  for (const name of ignored ?? []) ctx.flags.add(`ignored_param:${name}`);
+}
+
 /** The normalized view the routing policy reads; built only when the auto model is asked for. */
 function routingInput(ctx: RequestContext, request: ParsedChatRequest): RoutingInput {
   return {
     ...request.routingView(),
     promptTokens: estimateTokens(request.promptText()),
-    principal: { keyId: ctx.principal?.keyId ?? null, userId: null, teamId: null },
+    principal: { keyId: ctx.principal?.keyId ?? null, userId: ctx.principal?.userId ?? null, teamId: ctx.principal?.teamId ?? null },
     client: ctx.client,
     now: new Date(),
   };
@@ -208,11 +248,17 @@ export function setRouteHeaders(res: ServerResponse, ctx: RequestContext, deploy
   res.setHeader('x-airlock-model', asciiHeader(deployment.model));
   if (ctx.routeReasons.length > 0) res.setHeader('x-airlock-route-reason', asciiHeader(ctx.routeReasons.join('; ')));
   if (ctx.fallbackFrom !== null) res.setHeader('x-airlock-fallback-from', asciiHeader(ctx.fallbackFrom));
+  const ignored = [...ctx.flags].filter((flag) => flag.startsWith('ignored_param:')).map((flag) => flag.slice('ignored_param:'.length));
+  if (ignored.length > 0) res.setHeader('x-airlock-ignored-params', ignored.join(', '));
 }
 
-/** Percent-encode everything outside printable ASCII, since header values must be Latin-1. */
+/**
+ * Percent-encode everything outside printable ASCII, since header values must be Latin-1. The
+ * percent sign itself is encoded too ("50%" becomes "50%25"), so decodeURIComponent returns the
+ * original text.
+ */
 export function asciiHeader(value: string): string {
-  return value.replace(/[^\x20-\x7e]/gu, (character) => encodeURIComponent(character));
+  return value.replace(/[^\x20-\x24\x26-\x7e]/gu, (character) => encodeURIComponent(character));
 }
 
 function setEmulatedHeader(res: ServerResponse, emulated: string[]): void {

@@ -12,7 +12,7 @@ export type InboundApi = 'openai-chat' | 'anthropic-messages' | 'anthropic-count
  * the audit record is built from it once the response is finished.
  */
 export class RequestContext {
-  readonly id = `req_${randomUUID().replaceAll('-', '')}`;
+  readonly id: string;
   readonly createdAt = Date.now();
   readonly startedAt = performance.now();
   /** Aborted when the client goes away before the response is finished. */
@@ -42,7 +42,9 @@ export class RequestContext {
     readonly inboundApi: InboundApi,
     readonly client: string | null,
     logger: Logger,
+    id: string = newRequestId(),
   ) {
+    this.id = id;
     this.log = logger.child({ requestId: this.id });
   }
 
@@ -81,6 +83,10 @@ export class RequestContext {
       fallbackFrom: this.fallbackFrom,
     };
   }
+}
+
+export function newRequestId(): string {
+  return `req_${randomUUID().replaceAll('-', '')}`;
 }
 
 function round(ms: number): number {

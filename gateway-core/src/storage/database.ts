@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql as initial } from './migrations/0001-initial';
 import { sql as routeReason } from './migrations/0002-route-reason';
+import { sql as keyOwner } from './migrations/0003-key-owner';
 
 export type SqliteDatabase = Database.Database;
 
@@ -10,6 +11,7 @@ export type SqliteDatabase = Database.Database;
 const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'route-reason', sql: routeReason },
+  { version: 3, name: 'key-owner', sql: keyOwner },
 ];
 
 export const databaseFileName = 'airlock.db';

@@ -45,8 +45,10 @@ export function anthropicRequestToCanonical(body: AnthropicRequestBody): Canonic
   if (body.stop_sequences !== undefined && body.stop_sequences.length > 0) request.stop = body.stop_sequences;
   if (typeof body.metadata?.user_id === 'string') request.user = body.metadata.user_id;
   if (typeof body.output_config?.effort === 'string') request.reasoningEffort = body.output_config.effort;
-  // NOTE: `thinking` (enabled, adaptive, budget_tokens) has no canonical field and is not carried
-  // to another provider's model, which decides on its own whether to reason.
+  // Extended thinking has no equivalent in the other formats. Rejecting it would break Claude Code
+  // routed to another model, so it is left out and named in x-airlock-ignored-params.
+  const thinking = (body as { thinking?: { type?: unknown } }).thinking;
+  if (thinking !== undefined && thinking.type !== 'disabled') request.ignoredParams = ['thinking'];
   return request;
 }
 

@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { UpstreamError, isGatewayError, upstreamErrorFromStatus } from '../../errors';
+import { UpstreamError, connectionFailureReason, isGatewayError, upstreamErrorFromStatus } from '../../errors';
 import { statusForAnthropicErrorType } from '../../formats/anthropic-messages/errors';
 import type { Deployment } from '../types';
 
@@ -37,7 +37,7 @@ export function mapAnthropicError(
   if (error instanceof Anthropic.APIConnectionError) {
     return new UpstreamError(
       'upstream_error',
-      `could not connect to deployment '${deployment.id}' at ${describeBase(deployment)}: ${causeMessage(error)}`,
+      `could not connect to deployment '${deployment.id}' at ${describeBase(deployment)}: ${connectionFailureReason(error)}`,
       details,
     );
   }
@@ -54,7 +54,7 @@ export function mapAnthropicError(
   if (isConnectionFailure(error)) {
     return new UpstreamError(
       'upstream_error',
-      `the connection to deployment '${deployment.id}' at ${describeBase(deployment)} failed while reading the response: ${causeMessage(error as Error)}`,
+      `the connection to deployment '${deployment.id}' at ${describeBase(deployment)} failed while reading the response: ${connectionFailureReason(error as Error)}`,
       details,
     );
   }
@@ -76,9 +76,4 @@ export function mapAnthropicStreamError(payload: unknown, deployment: Deployment
 /** Node's fetch reports a connection cut mid-body as `TypeError: terminated` (undici). */
 function isConnectionFailure(error: unknown): boolean {
   return error instanceof TypeError && (error.message === 'terminated' || error.cause instanceof Error);
-}
-
-function causeMessage(error: Error): string {
-  const cause = error.cause as { code?: string; message?: string } | undefined;
-  return cause?.code ?? cause?.message ?? error.message;
 }

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { UpstreamError, upstreamErrorFromStatus, isGatewayError } from '../../errors';
+import { UpstreamError, connectionFailureReason, isGatewayError, upstreamErrorFromStatus } from '../../errors';
 import type { Deployment } from '../types';
 
 /**
@@ -16,7 +16,7 @@ export function mapOpenAIError(error: unknown, deployment: Deployment, signal: A
   if (error instanceof OpenAI.APIConnectionError) {
     return new UpstreamError(
       'upstream_error',
-      `could not connect to deployment '${deployment.id}' at ${describeBase(deployment)}: ${causeMessage(error)}`,
+      `could not connect to deployment '${deployment.id}' at ${describeBase(deployment)}: ${connectionFailureReason(error)}`,
       details,
     );
   }
@@ -49,9 +49,4 @@ export function mapOpenAIStreamError(payload: unknown, deployment: Deployment): 
 
 function describeBase(deployment: Deployment): string {
   return deployment.apiBase ?? 'https://api.openai.com/v1';
-}
-
-function causeMessage(error: Error): string {
-  const cause = error.cause as { code?: string; message?: string } | undefined;
-  return cause?.code ?? cause?.message ?? error.message;
 }
