@@ -139,7 +139,7 @@ export async function runAttempts<T>(
     if (delay === null) break;
     const waitMs = Math.max(delay, router.settings.retryAfterMs);
     await sleep(waitMs, ctx.clientAbort.signal);
-    // The retry line names the failure it answers, so the next try is not reported as a fallback.
+    // The retry line names the failure that caused it, so the next try is not reported as a fallback.
     // tryList assigns lastDeployment, which TypeScript's narrowing does not see.
     const failed = lastDeployment as Deployment | null;
     const answered = failed === null ? '' : `: ${failed.id} ${describeFailure(lastError, failed)}`;
