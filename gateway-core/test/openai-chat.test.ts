@@ -169,7 +169,7 @@ describe('streaming passthrough', () => {
       (async () => {
         for await (const chunk of stream) out += chunk.choices[0]?.delta?.content ?? '';
       })(),
-    ).rejects.toThrow(/closed the stream|terminated|before \[DONE\]/);
+    ).rejects.toThrow(/closed the (stream|connection) before/);
     expect(out).toBe('partial');
   });
 

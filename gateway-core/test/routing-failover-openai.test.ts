@@ -293,6 +293,10 @@ describe('failover before the first content byte', () => {
       ['gpt-backup#1', 503, 'upstream_server'],
     ]);
     expect(record).toMatchObject({ httpStatus: 503, errorKind: 'upstream_server' });
+    // The error response still says what the router tried.
+    expect(decodedRouteReason(error.headers!)).toBe(record.routeReason);
+    expect(record.routeReason).toContain('gpt-main#0 answered HTTP 500');
+    expect(error.headers?.get('x-airlock-fallback-from')).toBe('gpt-main');
   });
 });
 

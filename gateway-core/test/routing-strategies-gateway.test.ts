@@ -110,14 +110,21 @@ describe('usage-based', () => {
     expect(large.requests).toHaveLength(6);
   });
 
-  it('names the utilization in the route reason', async () => {
-    const { text, reason, headers } = await ask(pool);
+  it('answers 429 once every deployment is at its rpm limit', async () => {
+    // Both deployments used their whole rpm in the test above, so nothing may take this request.
+    const before = small.requests.length + large.requests.length;
+    const error = (await pool.client.chat.completions.create({ model: 'pool', messages }).catch((e: unknown) => e)) as InstanceType<
+      typeof OpenAI.APIError
+    >;
 
-    // Both are now at their limit: the request is still served, and the reason states it.
-    expect(text).toBe('from large');
-    expect(reason).toBe('usage-based: all deployments at their rpm/tpm limit, pool#1 first');
-    const record = await auditRecord(pool.gw, headers.get('x-airlock-request-id'));
-    expect(record.routeReason).toBe(reason);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error.status).toBe(429);
+    expect(error.code).toBe('rate_limit_exceeded');
+    expect(error.headers?.get('retry-after')).toBe('1');
+    expect(error.message).toMatch(/Every deployment of 'pool' is at its rpm\/tpm limit/);
+    expect(small.requests.length + large.requests.length).toBe(before);
+    const record = await auditRecord(pool.gw, error.headers?.get('x-airlock-request-id') ?? null);
+    expect(record.attempts.map((a) => a.errorKind)).toEqual(['rate_limited', 'rate_limited']);
   });
 
   it('keeps the percent sign of a utilization decodable in the header', async () => {

@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ClientDisconnected, GatewayError } from '../errors';
 import type { Logger } from '../logger';
-import { handleChat, writeJson, type ChatDependencies } from '../pipeline/chat';
+import { asciiHeader, handleChat, writeJson, type ChatDependencies } from '../pipeline/chat';
 import { RequestContext, clientFromUserAgent, newRequestId, type InboundApi } from '../pipeline/context';
 import { handleCountTokens } from '../pipeline/count-tokens';
 import { handleEmbeddings } from '../pipeline/embeddings';
@@ -178,7 +178,14 @@ function renderFailure(ctx: RequestContext, surface: ErrorSurface, error: unknow
   const rendered = surface.renderError(failure);
   ctx.httpStatus = rendered.status;
   const text = JSON.stringify(rendered.body);
-  res.writeHead(rendered.status, { ...rendered.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  // An error still says what the router tried.
+  if (ctx.routeReasons.length > 0) res.setHeader('x-airlock-route-reason', asciiHeader(ctx.routeReasons.join('; ')));
+  if (ctx.fallbackFrom !== null) res.setHeader('x-airlock-fallback-from', asciiHeader(ctx.fallbackFrom));
+  // Node has no reason phrase for 529 and would send "unknown".
+  const statusMessage = rendered.status === 529 ? 'Overloaded' : undefined;
+  const headers = { ...rendered.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+  if (statusMessage) res.writeHead(rendered.status, statusMessage, headers);
+  else res.writeHead(rendered.status, headers);
   res.end(text);
 }
 

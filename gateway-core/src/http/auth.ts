@@ -24,7 +24,7 @@ export function authenticate(req: IncomingMessage, keys: KeyStore): Principal {
   }
   const principal = keys.authenticate(key);
   if (principal === null) {
-    throw new GatewayError('invalid_api_key', 'Invalid or revoked API key. Create a key with the admin key or in the Airlock app.');
+    throw new GatewayError('invalid_api_key', 'Invalid or revoked API key. Ask an admin for a key, or create one with the admin key: POST /airlock/api/keys.');
   }
   return principal;
 }

@@ -34,7 +34,7 @@ export function checkHost(req: IncomingMessage, policy: SecurityPolicy): void {
   if (isLoopbackHost(hostname) || policy.extraHosts.includes(hostname.toLowerCase())) return;
   throw new GatewayError(
     'forbidden',
-    `Host '${asciiOnly(host)}' is not allowed: the gateway answers only loopback names such as 127.0.0.1 and localhost.`,
+    `Host '${asciiOnly(host)}' is not allowed: the gateway accepts loopback names such as 127.0.0.1 and localhost, and the names listed in airlock.allowed_hosts.`,
   );
 }
 

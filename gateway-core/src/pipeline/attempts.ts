@@ -1,6 +1,7 @@
 import { ClientDisconnected, GatewayError, UpstreamError } from '../errors';
 import type { Deployment } from '../providers/types';
 import { classifyFailure, countsTowardCooldown, isRetryable, retryAfterOf, retryDelayMs } from '../routing/retry';
+import { wouldExceedLimit } from '../routing/strategies';
 import type { RequestContext } from './context';
 import type { PlanRequest, RoutePlan, Router } from './router';
 
@@ -93,6 +94,7 @@ export async function runAttempts<T>(
   let lastError: unknown = null;
   let lastDeployment: Deployment | null = null;
   let special: string[] | null = null;
+  let limitedDeployments = 0;
 
   // The reason for moving on is written when the next candidate is reached, once per failure.
   const explainLastFailure = (): void => {
@@ -104,6 +106,14 @@ export async function runAttempts<T>(
     for (let i = 0; i < deployments.length; i++) {
       const deployment = deployments[i]!;
       const othersLeft = i < deployments.length - 1 || laterCandidates();
+      // rpm and tpm are hard limits: a deployment that this request would take over them is
+      // skipped, and when every candidate is at its limit the request is answered with 429.
+      if (deployment.limits && wouldExceedLimit(deployment, router.health, deployment.limits, request.estimatedTokens)) {
+        ctx.routeReasons.push(`${deployment.id} skipped: at its rpm/tpm limit`);
+        recordAttempt(ctx, deployment, null, 'rate_limited', 'skipped: at its rpm/tpm limit', 0);
+        limitedDeployments += 1;
+        continue;
+      }
       if (router.health.isCoolingDown(deployment.id) && othersLeft) {
         explainLastFailure();
         ctx.routeReasons.push(`fallback: ${deployment.id} skipped while cooling down`);
@@ -153,11 +163,16 @@ export async function runAttempts<T>(
   for (let index = 0; index < fallbackAliases.length; index++) {
     const alias = fallbackAliases[index]!;
     const { ordered } = router.candidates(alias, request);
+    ctx.fallbackFrom = plan.alias;
     const result = await tryList(ordered, () => index < fallbackAliases.length - 1);
-    if (result) {
-      ctx.fallbackFrom = plan.alias;
-      return result;
-    }
+    if (result) return result;
+  }
+  if (lastError === null && limitedDeployments > 0) {
+    throw new GatewayError(
+      'rate_limited',
+      `Every deployment of '${plan.alias}' is at its rpm/tpm limit for this minute; retry shortly or raise litellm_params.rpm / tpm.`,
+      { headers: { 'retry-after': '1' } },
+    );
   }
   throw lastError ?? new GatewayError('internal', 'no candidate deployment to try');
 }

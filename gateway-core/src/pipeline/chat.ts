@@ -8,6 +8,7 @@ import { runAttempts, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
 import type { Router } from './router';
 import { estimateUsage, settleUsage } from './settle';
+import { totalInputTokens } from '../usage/record';
 import type { RoutingInput } from '../routing/types';
 import type { ChatSurface, ParsedChatRequest, StreamEncoder } from './surface';
 
@@ -48,6 +49,7 @@ export async function handleChat(
     );
     call.finish();
     settleUsage(ctx, deployment, value.usage ?? estimateUsage(request.promptText(), ''), value.rawUsage);
+    recordDeploymentTokens(deps, deployment, ctx, routeRequest.estimatedTokens);
     setRouteHeaders(res, ctx, deployment);
     setEmulatedHeader(res, value.emulated);
     ctx.markFirstToken();
@@ -65,7 +67,15 @@ export async function handleChat(
   } finally {
     call.finish();
     settleStreamUsage(ctx, deployment, request, opened.handle, completed);
+    recordDeploymentTokens(deps, deployment, ctx, routeRequest.estimatedTokens);
   }
+}
+
+/** Count the settled usage toward the deployment's tpm; the prompt estimate was counted when the call began. */
+function recordDeploymentTokens(deps: ChatDependencies, deployment: Deployment, ctx: RequestContext, estimated: number): void {
+  if (!ctx.usage) return;
+  const total = totalInputTokens(ctx.usage) + ctx.usage.outputTokens;
+  deps.router.health.recordTokens(deployment.id, Math.max(0, total - estimated));
 }
 
 /**

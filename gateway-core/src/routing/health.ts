@@ -272,6 +272,11 @@ export class DeploymentHealth {
     return second % WINDOW_SECONDS;
   }
 
+  /** Count more tokens toward a deployment's tpm, such as the reported usage once a call settles. */
+  recordTokens(id: string, tokens: number): void {
+    this.addTokens(this.tracker(id), tokens);
+  }
+
   private addTokens(tracker: Tracker, tokens: number): void {
     if (!(tokens > 0)) return;
     const index = this.advanceToNow(tracker);

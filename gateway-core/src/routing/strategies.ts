@@ -100,7 +100,7 @@ export function orderCandidates(
 }
 
 /** Returns true when one more request of `estimatedTokens` would take the deployment over its rpm or tpm. */
-function wouldExceedLimit(d: Deployment, health: DeploymentHealth, limit: DeploymentLimits, estimatedTokens: number): boolean {
+export function wouldExceedLimit(d: Deployment, health: DeploymentHealth, limit: DeploymentLimits, estimatedTokens: number): boolean {
   if (limit.rpm !== null && health.requestsLastMinute(d.id) + 1 > limit.rpm) return true;
   return limit.tpm !== null && health.tokensLastMinute(d.id) + estimatedTokens > limit.tpm;
 }

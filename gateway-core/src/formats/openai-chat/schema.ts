@@ -27,19 +27,23 @@ const toolCall = z.looseObject({
   function: z.looseObject({ name: z.string().min(1), arguments: z.string() }),
 });
 
-const message = z.discriminatedUnion('role', [
-  z.looseObject({ role: z.literal('system'), content }),
-  z.looseObject({ role: z.literal('developer'), content }),
-  z.looseObject({ role: z.literal('user'), content }),
-  z.looseObject({
-    role: z.literal('assistant'),
-    content: content.nullable().optional(),
-    tool_calls: z.array(toolCall).optional(),
-    refusal: z.string().nullable().optional(),
-  }),
-  z.looseObject({ role: z.literal('tool'), content, tool_call_id: z.string().min(1) }),
-  z.looseObject({ role: z.literal('function'), content: z.string().nullable(), name: z.string() }),
-]);
+const message = z.discriminatedUnion(
+  'role',
+  [
+    z.looseObject({ role: z.literal('system'), content }),
+    z.looseObject({ role: z.literal('developer'), content }),
+    z.looseObject({ role: z.literal('user'), content }),
+    z.looseObject({
+      role: z.literal('assistant'),
+      content: content.nullable().optional(),
+      tool_calls: z.array(toolCall).optional(),
+      refusal: z.string().nullable().optional(),
+    }),
+    z.looseObject({ role: z.literal('tool'), content, tool_call_id: z.string().min(1) }),
+    z.looseObject({ role: z.literal('function'), content: z.string().nullable(), name: z.string() }),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? 'must be one of "system", "developer", "user", "assistant", "tool" or "function"' : undefined) },
+);
 
 const tool = z.looseObject({
   type: z.literal('function'),

@@ -54,7 +54,7 @@ export function mapAnthropicError(
   if (isConnectionFailure(error)) {
     return new UpstreamError(
       'upstream_error',
-      `the connection to deployment '${deployment.id}' at ${describeBase(deployment)} failed while reading the response: ${connectionFailureReason(error as Error)}`,
+      `deployment '${deployment.id}' at ${describeBase(deployment)} closed the connection before the response was complete (${connectionFailureReason(error as Error)})`,
       details,
     );
   }

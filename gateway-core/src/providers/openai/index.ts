@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { GatewayError, UpstreamError } from '../../errors';
+import { GatewayError, UpstreamError, connectionFailureReason } from '../../errors';
 import type { CanonicalRequest, CanonicalStreamEvent } from '../../formats/canonical';
 import { canonicalToOpenAIRequest } from '../../formats/openai-chat/request';
 import { openAIResponseToCanonical } from '../../formats/openai-chat/response';
@@ -150,7 +150,7 @@ function mapStreamReadError(error: unknown, deployment: Deployment, signal: Abor
   if (mapped instanceof GatewayError || signal.aborted) return mapped;
   return new UpstreamError(
     'upstream_error',
-    `the connection to deployment '${deployment.id}' failed during the stream: ${(error as Error).message ?? String(error)}`,
+    `deployment '${deployment.id}' closed the connection before the response was complete (${error instanceof Error ? connectionFailureReason(error) : String(error)})`,
     { ...errorDetails(deployment), cause: error },
   );
 }
