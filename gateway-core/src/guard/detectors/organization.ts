@@ -1,0 +1,162 @@
+/**
+ * Organisation rules from policy: regular expressions and word lists (internal project code
+ * names, customer names). Each finding's type is the name of the rule that matched.
+ */
+import type { Detector, Finding } from '../types';
+
+export interface OrganizationPatternRule {
+  name: string;
+  /** JavaScript regular expression source, without delimiters. */
+  regex: string;
+  /** JavaScript regular expression flags; `g` is always added, `y` is rejected. */
+  flags?: string;
+}
+
+export interface OrganizationWordRule {
+  name: string;
+  /** Words or phrases matched whole, case-insensitively; spaces inside a phrase match any whitespace run. */
+  words: string[];
+}
+
+export interface OrganizationRules {
+  patterns: OrganizationPatternRule[];
+  words: OrganizationWordRule[];
+}
+
+export class OrganizationRuleError extends Error {
+  override name = 'OrganizationRuleError';
+}
+
+/** Limits that bound the work one rule can cause. */
+export const ORGANIZATION_RULE_LIMITS = {
+  maxPatternLength: 1000,
+  maxWordsPerRule: 5000,
+  maxWordLength: 200,
+  /** Findings kept per rule and text; matching stops there. */
+  maxFindingsPerRule: 1000,
+};
+
+const RULE_NAME = /^[A-Za-z][A-Za-z0-9_.\-]{0,63}$/;
+
+/**
+ * A quantified group that itself contains a quantifier, such as `(a+)+` or `(\w*x?)*`: the
+ * nested form that backtracks exponentially in JavaScript's regex engine. This is a heuristic
+ * check, since the engine has no time limit to fall back on.
+ */
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[+*]|\{\d+,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d+,\d*\})/;
+const BACKREFERENCE = /\\[1-9]|\\k</;
+
+function validateRuleName(name: string, kind: string): void {
+  if (!RULE_NAME.test(name)) {
+    throw new OrganizationRuleError(
+      `invalid ${kind} rule name ${JSON.stringify(name)}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter`,
+    );
+  }
+}
+
+function compilePattern(rule: OrganizationPatternRule): RegExp {
+  validateRuleName(rule.name, 'pattern');
+  const flags = rule.flags ?? '';
+  const where = `pattern rule "${rule.name}"`;
+
+  if (rule.regex.length === 0 || rule.regex.length > ORGANIZATION_RULE_LIMITS.maxPatternLength) {
+    throw new OrganizationRuleError(`invalid ${where}: the regex must have 1 to ${ORGANIZATION_RULE_LIMITS.maxPatternLength} characters`);
+  }
+  if (!/^[dgimsuv]*$/.test(flags)) {
+    throw new OrganizationRuleError(`invalid ${where}: unsupported flags ${JSON.stringify(flags)}; use any of d, g, i, m, s, u, v`);
+  }
+  if (NESTED_QUANTIFIER.test(rule.regex)) {
+    throw new OrganizationRuleError(`invalid ${where}: nested quantifiers such as (a+)+ can take exponential time; rewrite without a quantified group that contains a quantifier`);
+  }
+  if (BACKREFERENCE.test(rule.regex)) {
+    throw new OrganizationRuleError(`invalid ${where}: backreferences are not supported`);
+  }
+
+  let regex: RegExp;
+  try {
+    regex = new RegExp(rule.regex, flags.includes('g') ? flags : `${flags}g`);
+  } catch (error) {
+    throw new OrganizationRuleError(`invalid ${where}: ${(error as Error).message}`);
+  }
+
+  regex.lastIndex = 0;
+  const emptyMatch = regex.exec('');
+  regex.lastIndex = 0;
+  if (emptyMatch !== null) {
+    throw new OrganizationRuleError(`invalid ${where}: the regex matches the empty string, so it would report empty findings`);
+  }
+  return regex;
+}
+
+/** Escapes the syntax characters that the `u` flag allows after a backslash. */
+function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\\/]/g, '\\$&');
+}
+
+function compileWords(rule: OrganizationWordRule): RegExp {
+  validateRuleName(rule.name, 'word');
+  const where = `word rule "${rule.name}"`;
+  if (rule.words.length === 0 || rule.words.length > ORGANIZATION_RULE_LIMITS.maxWordsPerRule) {
+    throw new OrganizationRuleError(`invalid ${where}: it needs 1 to ${ORGANIZATION_RULE_LIMITS.maxWordsPerRule} words`);
+  }
+
+  const alternatives = rule.words.map((word, index) => {
+    const trimmed = word.normalize('NFC').trim();
+    if (trimmed.length === 0 || trimmed.length > ORGANIZATION_RULE_LIMITS.maxWordLength) {
+      throw new OrganizationRuleError(`invalid ${where}: word ${index} must have 1 to ${ORGANIZATION_RULE_LIMITS.maxWordLength} characters after trimming`);
+    }
+    return trimmed.split(/\s+/).map(escapeRegex).join('\\s+');
+  });
+  // Longer words first, so that "Falcon Prime" wins over "Falcon" at the same position.
+  alternatives.sort((left, right) => right.length - left.length);
+
+  // Whole words: no letter, combining mark, digit or underscore on either side.
+  return new RegExp(`(?<![\\p{L}\\p{M}\\p{N}_])(?:${alternatives.join('|')})(?![\\p{L}\\p{M}\\p{N}_])`, 'giu');
+}
+
+interface CompiledRule {
+  name: string;
+  regex: RegExp;
+}
+
+/**
+ * Creates a detector for the organisation's rules.
+ * Throws OrganizationRuleError for an invalid rule, naming it.
+ *
+ * NOTE: word lists match NFC text. A text typed with combining marks (NFD) does not match a
+ * precomposed word, because normalising the text would move the offsets.
+ */
+export function createOrganizationDetector(rules: OrganizationRules): Detector {
+  const compiled: CompiledRule[] = [
+    ...rules.patterns.map((rule) => ({ name: rule.name, regex: compilePattern(rule) })),
+    ...rules.words.map((rule) => ({ name: rule.name, regex: compileWords(rule) })),
+  ];
+  const names = compiled.map((rule) => rule.name);
+  if (new Set(names).size !== names.length) {
+    throw new OrganizationRuleError(`invalid organisation rules: rule names must be unique, got ${names.join(', ')}`);
+  }
+
+  return {
+    types: names,
+    category: 'organization',
+    scan(text: string): Finding[] {
+      const findings: Finding[] = [];
+      for (const rule of compiled) {
+        const regex = rule.regex;
+        regex.lastIndex = 0;
+        let count = 0;
+        let match: RegExpExecArray | null;
+        while (count < ORGANIZATION_RULE_LIMITS.maxFindingsPerRule && (match = regex.exec(text)) !== null) {
+          if (match[0].length === 0) {
+            // A lookaround can still match empty inside a text; step past it.
+            regex.lastIndex = match.index + 1;
+            continue;
+          }
+          findings.push({ type: rule.name, category: 'organization', confidence: 0.9, start: match.index, end: match.index + match[0].length });
+          count++;
+        }
+      }
+      return findings;
+    },
+  };
+}
