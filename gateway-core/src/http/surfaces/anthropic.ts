@@ -23,13 +23,14 @@ export const anthropicMessagesSurface: ChatSurface = {
   parse(raw: unknown): ParsedChatRequest {
     const body = validateAnthropicBody(anthropicRequestSchema, raw);
     let canonical: CanonicalRequest | undefined;
+    let text: string | undefined;
     return {
       alias: body.model,
       stream: body.stream === true,
       // The raw object, not zod's output: zod reorders keys, and passthrough keeps the client's order.
       body: raw as Record<string, unknown>,
       canonical: () => (canonical ??= anthropicRequestToCanonical(body)),
-      promptText: () => anthropicPromptText(body),
+      promptText: () => (text ??= anthropicPromptText(body)),
       routingView: () => anthropicRoutingView(body),
     };
   },

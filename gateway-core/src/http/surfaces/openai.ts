@@ -24,13 +24,14 @@ export const openAIChatSurface: ChatSurface = {
   parse(raw: unknown): ParsedChatRequest {
     const body = validateBody(chatRequestSchema, raw);
     let canonical: CanonicalRequest | undefined;
+    let text: string | undefined;
     return {
       alias: body.model,
       stream: body.stream === true,
       // The raw object, not zod's output: zod reorders keys, and passthrough keeps the client's order.
       body: raw as Record<string, unknown>,
       canonical: () => (canonical ??= openAIRequestToCanonical(body)),
-      promptText: () => promptText(body),
+      promptText: () => (text ??= promptText(body)),
       routingView: () => routingView(body),
     };
   },
