@@ -1,5 +1,6 @@
 /**
- * API keys and tokens that carry a vendor prefix, found in one regular-expression pass.
+ * API keys and tokens that carry a vendor prefix. One combined regular expression is tried at each
+ * place a token can start inside a run of token characters at least as long as the shortest token.
  *
  * Span choice: the whole token, prefix included, because the prefix alone is not secret and the
  * redaction placeholder already names the type. A Slack webhook spans the whole URL.
@@ -58,10 +59,57 @@ const rules: TokenRule[] = [
   { type: 'age_secret_key', confidence: 0.99, pattern: String.raw`AGE-SECRET-KEY-1[0-9A-Z]{58}` },
 ];
 
+/** Every rule, tried only at a candidate start (sticky), so the text is not searched position by position. */
 const combined = new RegExp(
   rules.map((rule) => `(${rule.pattern})`).join('|') + String.raw`(?![A-Za-z0-9_-])`,
-  'g',
+  'y',
 );
+
+/** The shortest token any rule matches (a Slack `xoxb-` token: 5 + 6 + 1 + 8 characters). */
+const MIN_TOKEN_LENGTH = 20;
+
+/** ASCII characters that can appear in a token, the Slack webhook URL included: A-Z a-z 0-9 _ - . + / : */
+const tokenAlphabet = new Uint8Array(128);
+for (const character of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+/:') {
+  tokenAlphabet[character.charCodeAt(0)] = 1;
+}
+
+function isInTokenAlphabet(code: number): boolean {
+  return code < 128 && tokenAlphabet[code] === 1;
+}
+
+/**
+ * Expands the first `count` atoms of a pattern, each a literal character or a class such as
+ * `[sr]` without ranges, into the strings a match can start with.
+ */
+function leadingStrings(pattern: string, count: number): string[] {
+  let prefixes = [''];
+  let index = 0;
+  for (let atom = 0; atom < count; atom++) {
+    let choices: string[];
+    if (pattern[index] === '[') {
+      const close = pattern.indexOf(']', index);
+      choices = [...pattern.slice(index + 1, close)];
+      index = close + 1;
+    } else {
+      choices = [pattern[index]!];
+      index++;
+    }
+    if (choices.some((choice) => !/^[A-Za-z0-9_]$/.test(choice))) {
+      throw new Error(`prefixed token pattern ${pattern} must start with ${count} letters, digits or classes of them`);
+    }
+    prefixes = prefixes.flatMap((prefix) => choices.map((choice) => prefix + choice));
+  }
+  return prefixes;
+}
+
+/** The first two characters a match of some rule starts with, indexed by `first * 128 + second`. */
+const tokenOpenings = new Uint8Array(128 * 128);
+for (const rule of rules) {
+  for (const opening of leadingStrings(rule.pattern, 2)) {
+    tokenOpenings[opening.charCodeAt(0) * 128 + opening.charCodeAt(1)] = 1;
+  }
+}
 
 function isTokenChar(code: number): boolean {
   return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 95 || code === 45;
@@ -74,23 +122,59 @@ function isPlausibleToken(token: string, rule: TokenRule): boolean {
   return shannonEntropy(token) >= 3;
 }
 
+/**
+ * Tries the rules at every start inside one run of token-alphabet characters, [runStart, runEnd).
+ * A token starts where the character before it is not a letter, digit, '_' or '-': at the start
+ * of the run or after '.', '+', '/' or ':'.
+ */
+function scanRun(text: string, runStart: number, runEnd: number, findings: Finding[]): void {
+  let start = runStart;
+  while (start + MIN_TOKEN_LENGTH <= runEnd) {
+    const isCandidate =
+      (start === runStart || !isTokenChar(text.charCodeAt(start - 1))) &&
+      tokenOpenings[text.charCodeAt(start) * 128 + text.charCodeAt(start + 1)] === 1;
+    if (!isCandidate) {
+      start++;
+      continue;
+    }
+    combined.lastIndex = start;
+    const match = combined.exec(text);
+    if (match === null) {
+      start++;
+      continue;
+    }
+    const groupIndex = match.findIndex((group, index) => index > 0 && group !== undefined);
+    const rule = rules[groupIndex - 1];
+    if (rule && isPlausibleToken(match[0], rule)) {
+      findings.push(secretFinding(rule.type, rule.confidence, start, start + match[0].length));
+    }
+    // Matches do not overlap: the next token can start only after this one.
+    start += match[0].length;
+  }
+}
+
 export const prefixedTokenDetector: Detector = {
   types: [...new Set(rules.map((rule) => rule.type))],
   category: 'secret',
   scan(text: string): Finding[] {
     const findings: Finding[] = [];
-    combined.lastIndex = 0;
-    for (let match = combined.exec(text); match; match = combined.exec(text)) {
-      // The left boundary is checked here instead of in a lookbehind, which would run at every position.
-      const before = match.index > 0 ? text.charCodeAt(match.index - 1) : 32;
-      if (isTokenChar(before)) {
-        combined.lastIndex = match.index + 1;
+    // Every token is a run of at least MIN_TOKEN_LENGTH token-alphabet characters, so probing
+    // one position in every MIN_TOKEN_LENGTH finds each run that is long enough, and the rules
+    // run only inside those runs.
+    const length = text.length;
+    let probe = MIN_TOKEN_LENGTH - 1;
+    while (probe < length) {
+      if (!isInTokenAlphabet(text.charCodeAt(probe))) {
+        probe += MIN_TOKEN_LENGTH;
         continue;
       }
-      const groupIndex = match.findIndex((group, index) => index > 0 && group !== undefined);
-      const rule = rules[groupIndex - 1];
-      if (!rule || !isPlausibleToken(match[0], rule)) continue;
-      findings.push(secretFinding(rule.type, rule.confidence, match.index, match.index + match[0].length));
+      let runStart = probe;
+      while (runStart > 0 && isInTokenAlphabet(text.charCodeAt(runStart - 1))) runStart--;
+      let runEnd = probe + 1;
+      while (runEnd < length && isInTokenAlphabet(text.charCodeAt(runEnd))) runEnd++;
+      if (runEnd - runStart >= MIN_TOKEN_LENGTH) scanRun(text, runStart, runEnd, findings);
+      // The character at runEnd is outside the alphabet, so the next run starts after it.
+      probe = runEnd + MIN_TOKEN_LENGTH;
     }
     return findings;
   },
