@@ -145,7 +145,7 @@ export function createApp(deps: AppDependencies): express.Express {
   return app;
 }
 
-/** Paths both APIs share answer in Anthropic's shape when the request carries anthropic-version. */
+/** Pick the error shape for paths both APIs share: Anthropic's when the request carries anthropic-version. */
 function surfaceByVersionHeader(req: Request): ErrorSurface {
   return req.headers['anthropic-version'] !== undefined ? anthropicErrorSurface : openAIErrorSurface;
 }
@@ -178,7 +178,7 @@ function renderFailure(ctx: RequestContext, surface: ErrorSurface, error: unknow
   const rendered = surface.renderError(failure);
   ctx.httpStatus = rendered.status;
   const text = JSON.stringify(rendered.body);
-  // An error still says what the router tried.
+  // An error response still names what the router tried.
   if (ctx.routeReasons.length > 0) res.setHeader('x-airlock-route-reason', asciiHeader(ctx.routeReasons.join('; ')));
   if (ctx.fallbackFrom !== null) res.setHeader('x-airlock-fallback-from', asciiHeader(ctx.fallbackFrom));
   // Node has no reason phrase for 529 and would send "unknown".

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors';
 import type { KeyStore, Principal } from '../storage/keys';
 
-/** The key a client presented: `Authorization: Bearer <key>` or `x-api-key: <key>`. */
+/** Return the key a client presented as `Authorization: Bearer <key>` or `x-api-key: <key>`. */
 export function presentedKey(req: IncomingMessage): string | null {
   const authorization = req.headers.authorization;
   if (typeof authorization === 'string') {

@@ -16,7 +16,7 @@ export interface ManagementDependencies {
 
 type Handler = (req: Request, res: Response, principal: Principal) => Promise<void> | void;
 
-/** The management API under /airlock/api/: keys and the audit log. Errors use OpenAI's envelope. */
+/** Build the management API under /airlock/api/: keys, deployments and the audit log. Errors use OpenAI's envelope. */
 export function managementRouter(deps: ManagementDependencies): express.Router {
   const router = express.Router();
   const route =

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors';
 
-/** Host and Origin checks: the listener answers loopback names only and browsers on the allowlist only. */
+/** Host and Origin checks: the listener accepts loopback names only, and browsers on the allowlist only. */
 export interface SecurityPolicy {
   /** Extra host names accepted besides loopback (the bind address when it is not loopback). */
   extraHosts: string[];
@@ -16,7 +16,7 @@ export function isLoopbackHost(hostname: string): boolean {
   return loopbackHosts.has(name) || name.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
-/** The host name of a Host header value, without the port; IPv6 literals keep their brackets. */
+/** Return the host name of a Host header value without the port; IPv6 literals keep their brackets. */
 export function hostnameOf(hostHeader: string): string {
   if (hostHeader.startsWith('[')) {
     const end = hostHeader.indexOf(']');
@@ -38,7 +38,7 @@ export function checkHost(req: IncomingMessage, policy: SecurityPolicy): void {
   );
 }
 
-/** Whether a browser origin may call the gateway: the allowlist, or the gateway's own loopback origin. */
+/** Return whether a browser origin may call the gateway: one on the allowlist, or the gateway's own loopback origin. */
 export function originAllowed(origin: string, policy: SecurityPolicy, req: IncomingMessage): boolean {
   if (policy.allowedOrigins.includes(origin)) return true;
   const host = req.headers.host;

@@ -218,7 +218,7 @@ async function tryOne<T>(
   }
 }
 
-/** A failure before the first content event lets the next candidate try, unless it is the client's fault. */
+/** Return whether a failure before the first content event lets the next candidate try; a client's own error does not. */
 function movesToNextCandidate(error: unknown): boolean {
   if (error instanceof GatewayError && error.kind === 'unsupported_parameter') return true;
   return isRetryable(error) || (error instanceof UpstreamError && error.kind === 'upstream_auth');

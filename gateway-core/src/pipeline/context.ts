@@ -93,7 +93,7 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-/** A short client name from the User-Agent: the SDK or tool, not the whole string. */
+/** Return a short client name from the User-Agent (the SDK or tool), not the whole string. */
 export function clientFromUserAgent(userAgent: string | undefined): string | null {
   if (!userAgent) return null;
   const known: Array<[RegExp, string]> = [

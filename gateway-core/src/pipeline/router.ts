@@ -90,14 +90,14 @@ export class Router {
     });
   }
 
-  /** The model names to list: exact model_names, visible group aliases and the auto model. */
+  /** List the model names: exact model_names, visible group aliases and the auto model. */
   names(): string[] {
     const visible = [...this.groupAliases].filter(([, alias]) => !alias.hidden).map(([name]) => name);
     const auto = this.policy ? [this.policy.autoModel] : [];
     return [...new Set([...this.exact.keys(), ...visible, ...auto])];
   }
 
-  /** Every configured deployment, for the management API. */
+  /** Return every configured deployment, for the management API. */
   deployments(): Deployment[] {
     return [...this.exact.values(), ...this.patterns.map((p) => p.deployments)].flat();
   }
@@ -122,7 +122,7 @@ export class Router {
     };
   }
 
-  /** The ordered deployments of one alias; used for the primary alias and for each fallback. */
+  /** Order the deployments of one alias, for the primary alias and for each fallback. */
   candidates(requested: string, request: Omit<PlanRequest, 'requested'>): { alias: string; ordered: Deployment[]; reason: string | null } {
     const found = this.lookup(requested);
     if (!found || found.deployments.length === 0) {
