@@ -4,7 +4,7 @@
  * Anything else that is thrown is a bug and is rendered as a generic 500.
  */
 
-/** What went wrong, independent of the surface the client speaks. */
+/** The kind of failure, independent of the surface the client speaks. */
 export type ErrorKind =
   | 'invalid_json'
   | 'invalid_value'
@@ -76,7 +76,7 @@ export class GatewayError extends Error {
 export class UpstreamError extends GatewayError {
   readonly provider: string;
   readonly deployment: string;
-  /** The provider's HTTP status, when it answered with one. */
+  /** The provider's HTTP status, when it responded with one. */
   readonly upstreamStatus: number | null;
   readonly upstreamRequestId: string | null;
   /** The provider's own error code or type (context_length_exceeded, overloaded_error), when it sent one. */
@@ -165,7 +165,7 @@ export function upstreamErrorFromStatus(
     );
   }
   if (status === 404) {
-    return new UpstreamError('upstream_not_found', `${where} answered not found: ${providerMessage}`, common);
+    return new UpstreamError('upstream_not_found', `${where} returned not found: ${providerMessage}`, common);
   }
   if (status === 408) {
     return new UpstreamError('upstream_timeout', `${where} timed out (HTTP 408)`, common);
@@ -192,5 +192,5 @@ export function upstreamErrorFromStatus(
       status,
     });
   }
-  return new UpstreamError('upstream_error', `${where} answered HTTP ${status}: ${providerMessage}`, common);
+  return new UpstreamError('upstream_error', `${where} returned HTTP ${status}: ${providerMessage}`, common);
 }

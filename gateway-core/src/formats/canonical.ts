@@ -127,7 +127,7 @@ export type CanonicalBlockStart =
   | { type: 'thinking' }
   | { type: 'redacted_thinking'; data: string };
 
-/** Whether an event carries content, which commits a stream to the client. */
+/** Return whether an event carries content, which commits a stream to the client. */
 export function eventCarriesContent(event: CanonicalStreamEvent): boolean {
   switch (event.type) {
     case 'block_start':

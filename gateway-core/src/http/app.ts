@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ClientDisconnected, GatewayError } from '../errors';
 import type { Logger } from '../logger';
-import { asciiHeader, handleChat, writeJson, type ChatDependencies } from '../pipeline/chat';
+import { handleChat, setRouteReasonHeaders, writeJson, type ChatDependencies } from '../pipeline/chat';
 import { RequestContext, clientFromUserAgent, newRequestId, type InboundApi } from '../pipeline/context';
 import { handleCountTokens } from '../pipeline/count-tokens';
 import { handleEmbeddings } from '../pipeline/embeddings';
@@ -179,8 +179,7 @@ function renderFailure(ctx: RequestContext, surface: ErrorSurface, error: unknow
   ctx.httpStatus = rendered.status;
   const text = JSON.stringify(rendered.body);
   // An error response still names what the router tried.
-  if (ctx.routeReasons.length > 0) res.setHeader('x-airlock-route-reason', asciiHeader(ctx.routeReasons.join('; ')));
-  if (ctx.fallbackFrom !== null) res.setHeader('x-airlock-fallback-from', asciiHeader(ctx.fallbackFrom));
+  setRouteReasonHeaders(res, ctx);
   // Node has no reason phrase for 529 and would send "unknown".
   const statusMessage = rendered.status === 529 ? 'Overloaded' : undefined;
   const headers = { ...rendered.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };

@@ -81,7 +81,7 @@ type Attempt<T> = (deployment: Deployment, call: AttemptCall) => Promise<T>;
  * over them after a backoff (Retry-After first), then each fallback alias. A context-window or
  * content-policy failure goes straight to its own fallback list. A 4xx other than 408, 409 and
  * 429 ends the loop, and so does a client that went away. Every try is recorded on the context
- * and in the deployments' health; the route reason says what happened.
+ * and in the deployments' health, and the route reason explains each move.
  */
 export async function runAttempts<T>(
   ctx: RequestContext,
@@ -107,7 +107,7 @@ export async function runAttempts<T>(
       const deployment = deployments[i]!;
       const othersLeft = i < deployments.length - 1 || laterCandidates();
       // rpm and tpm are hard limits: a deployment that this request would take over them is
-      // skipped, and when every candidate is at its limit the request is answered with 429.
+      // skipped, and when every candidate is at its limit the request fails with 429.
       if (deployment.limits && wouldExceedLimit(deployment, router.health, deployment.limits, request.estimatedTokens)) {
         ctx.routeReasons.push(`${deployment.id} skipped: at its rpm/tpm limit`);
         recordAttempt(ctx, deployment, null, 'rate_limited', 'skipped: at its rpm/tpm limit', 0);

@@ -79,10 +79,10 @@ function recordDeploymentTokens(deps: ChatDependencies, deployment: Deployment, 
 }
 
 /**
- * Usage of a stream. A completed stream has the provider's final counts. A stream that ended
- * early (client gone, upstream cut) may have only the input counts of its start event (Anthropic's
- * message_start carries a placeholder output count), so its output is counted from the text
- * received, whichever is larger, and the record is marked estimated.
+ * Settle a stream's usage. A completed stream has the provider's final counts. A stream that
+ * ended early (client gone, upstream cut) may have only its start event's input counts, because
+ * Anthropic's message_start carries a placeholder output count. Its output is therefore the larger
+ * of that count and the tokens of the text received, and the record is marked estimated.
  */
 function settleStreamUsage(
   ctx: RequestContext,
@@ -238,10 +238,13 @@ function callOptions(call: AttemptCall, headers: Record<string, string>): CallOp
 
 /** Record parameters a translation left out; the route headers name them to the client. */
 function noteIgnoredParams(ctx: RequestContext, ignored: string[] | undefined): void {
-  for (const name of ignored ?? []) ctx.flags.add(`ignored_param:${name}`);
+  for (const name of ignored ?? []) {
+    ctx.ignoredParams.add(name);
+    ctx.flags.add(`ignored_param:${name}`);
+  }
 }
 
-/** The normalized view the routing policy reads; built only when the auto model is asked for. */
+/** Build the normalized view the routing policy reads, only when the auto model is requested. */
 function routingInput(ctx: RequestContext, request: ParsedChatRequest): RoutingInput {
   return {
     ...request.routingView(),
@@ -257,10 +260,14 @@ function routingInput(ctx: RequestContext, request: ParsedChatRequest): RoutingI
 /** x-airlock-model, x-airlock-route-reason and x-airlock-fallback-from, kept ASCII for HTTP. */
 export function setRouteHeaders(res: ServerResponse, ctx: RequestContext, deployment: Deployment): void {
   res.setHeader('x-airlock-model', asciiHeader(deployment.model));
+  setRouteReasonHeaders(res, ctx);
+  if (ctx.ignoredParams.size > 0) res.setHeader('x-airlock-ignored-params', [...ctx.ignoredParams].join(', '));
+}
+
+/** Set x-airlock-route-reason and x-airlock-fallback-from; error responses carry them too. */
+export function setRouteReasonHeaders(res: ServerResponse, ctx: RequestContext): void {
   if (ctx.routeReasons.length > 0) res.setHeader('x-airlock-route-reason', asciiHeader(ctx.routeReasons.join('; ')));
   if (ctx.fallbackFrom !== null) res.setHeader('x-airlock-fallback-from', asciiHeader(ctx.fallbackFrom));
-  const ignored = [...ctx.flags].filter((flag) => flag.startsWith('ignored_param:')).map((flag) => flag.slice('ignored_param:'.length));
-  if (ignored.length > 0) res.setHeader('x-airlock-ignored-params', ignored.join(', '));
 }
 
 /**

@@ -35,6 +35,8 @@ export class RequestContext {
   readonly flags = new Set<string>();
   /** Why the request went where it did: policy rule, strategy choice, retries and fallbacks. */
   readonly routeReasons: string[] = [];
+  /** Request parameters a translation left out, named in x-airlock-ignored-params. */
+  readonly ignoredParams = new Set<string>();
   /** The alias the request was meant for when a fallback alias served it. */
   fallbackFrom: string | null = null;
 

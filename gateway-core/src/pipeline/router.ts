@@ -18,7 +18,7 @@ export interface RouterOptions {
   now?: () => number;
 }
 
-/** What a request will try, in order, and why. */
+/** The deployments a request will try, in order, and the reasons for that order. */
 export interface RoutePlan {
   /** The model_name (or pattern) the request resolved to. */
   alias: string;
@@ -60,8 +60,8 @@ const defaultSettings: RouterSettings = {
 
 /**
  * Resolves a requested model to the deployments to try. The auto model applies the routing
- * policy first; then an exact model_name, a model_group_alias or the first matching wildcard
- * model_name; then the strategy orders that alias's deployments by their health.
+ * policy first. The name then resolves to an exact model_name, a model_group_alias or the first
+ * matching wildcard model_name, and the strategy orders that alias's deployments by health.
  */
 export class Router {
   readonly settings: RouterSettings;
@@ -155,8 +155,8 @@ export class Router {
   }
 
   /**
-   * A deployment whose provider model has a `*` (model: anthropic/claude-*) sends the
-   * requested id itself, priced from the model table under that id.
+   * Make a wildcard deployment concrete: one whose provider model has a `*`
+   * (model: anthropic/claude-*) sends the requested id itself, priced under that id.
    */
   private concretize(deployment: Deployment, requested: string): Deployment {
     if (!deployment.model.includes('*')) return deployment;

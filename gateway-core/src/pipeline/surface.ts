@@ -54,3 +54,28 @@ export interface ChatSurface extends ErrorSurface {
   /** Request headers forwarded to a provider of the same format. */
   forwardedHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string>;
 }
+
+/**
+ * Build a ParsedChatRequest whose canonical form and prompt text are computed on first use and
+ * kept. `body` is the raw object, not zod's output, because zod reorders keys and passthrough
+ * keeps the client's order.
+ */
+export function lazyParsedRequest(fields: {
+  alias: string;
+  stream: boolean;
+  body: Record<string, unknown>;
+  toCanonical: () => CanonicalRequest;
+  promptText: () => string;
+  routingView: () => RoutingView;
+}): ParsedChatRequest {
+  let canonical: CanonicalRequest | undefined;
+  let text: string | undefined;
+  return {
+    alias: fields.alias,
+    stream: fields.stream,
+    body: fields.body,
+    canonical: () => (canonical ??= fields.toCanonical()),
+    promptText: () => (text ??= fields.promptText()),
+    routingView: fields.routingView,
+  };
+}

@@ -25,7 +25,7 @@ export function openAIResponseToCanonical(body: Record<string, unknown>): Canoni
   const choices = body.choices as OpenAIChoice[] | undefined;
   const choice = Array.isArray(choices) ? choices[0] : undefined;
   if (!choice || typeof choice.message !== 'object' || choice.message === null) {
-    throw new GatewayError('upstream_error', 'The provider answered a chat completion without choices[0].message.');
+    throw new GatewayError('upstream_error', 'The provider returned a chat completion without choices[0].message.');
   }
   const message = choice.message;
   const content: CanonicalPart[] = [];
@@ -56,7 +56,7 @@ export function openAIResponseToCanonical(body: Record<string, unknown>): Canoni
 
 /**
  * Map finish_reason to a stop reason. A turn with tool calls is tool_use whatever the reason
- * says, because OpenAI finishes a forced named tool call with "stop".
+ * is, because OpenAI finishes a forced named tool call with "stop".
  */
 export function openAIFinishToStopReason(reason: string | null, hasToolCalls: boolean, refused = false): CanonicalStopReason {
   if (hasToolCalls) return 'tool_use';

@@ -23,7 +23,7 @@ export interface OpenAIChunk {
   usage?: OpenAIUsage | null;
 }
 
-/** Whether a chunk carries content (text, a tool call, a finish reason or the usage chunk). */
+/** Return whether a chunk carries content: text, a tool call, a finish reason or the usage chunk. */
 export function openAIChunkCarriesContent(chunk: OpenAIChunk): boolean {
   if (!Array.isArray(chunk.choices) || chunk.choices.length === 0) return chunk.usage != null;
   for (const choice of chunk.choices) {
@@ -213,8 +213,8 @@ export class CanonicalToOpenAIStream {
 }
 
 /**
- * Edits a passthrough OpenAI stream for a client that did not ask for usage: the gateway always
- * asks upstream for it, so the usage chunk is dropped and `usage: null` removed from the others.
+ * Edit a passthrough OpenAI chunk for a client that did not request usage. The gateway always
+ * requests it upstream, so the usage chunk is dropped and `usage: null` removed from the others.
  * Returns null for a chunk that must not reach the client.
  */
 export function editPassthroughChunk(chunk: OpenAIChunk, clientWantsUsage: boolean): OpenAIChunk | null {

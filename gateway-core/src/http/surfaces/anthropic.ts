@@ -1,11 +1,11 @@
-import type { CanonicalRequest, CanonicalStreamEvent } from '../../formats/canonical';
+import type { CanonicalStreamEvent } from '../../formats/canonical';
 import { anthropicStreamErrorFrame, renderAnthropicError } from '../../formats/anthropic-messages/errors';
 import { anthropicRequestToCanonical } from '../../formats/anthropic-messages/request';
 import { canonicalToAnthropicResponse } from '../../formats/anthropic-messages/response';
 import { anthropicRequestSchema, validateAnthropicBody, type AnthropicRequestBody } from '../../formats/anthropic-messages/schema';
 import { CanonicalToAnthropicStream, formatAnthropicSseEvent } from '../../formats/anthropic-messages/stream';
 import type { NativeStreamEvent } from '../../providers/types';
-import type { ChatSurface, ErrorSurface, ParsedChatRequest, RoutingView, StreamEncoder } from '../../pipeline/surface';
+import { lazyParsedRequest, type ChatSurface, type ErrorSurface, type ParsedChatRequest, type RoutingView, type StreamEncoder } from '../../pipeline/surface';
 
 export const anthropicErrorSurface: ErrorSurface = {
   renderError: renderAnthropicError,
@@ -22,17 +22,14 @@ export const anthropicMessagesSurface: ChatSurface = {
 
   parse(raw: unknown): ParsedChatRequest {
     const body = validateAnthropicBody(anthropicRequestSchema, raw);
-    let canonical: CanonicalRequest | undefined;
-    let text: string | undefined;
-    return {
+    return lazyParsedRequest({
       alias: body.model,
       stream: body.stream === true,
-      // The raw object, not zod's output: zod reorders keys, and passthrough keeps the client's order.
       body: raw as Record<string, unknown>,
-      canonical: () => (canonical ??= anthropicRequestToCanonical(body)),
-      promptText: () => (text ??= anthropicPromptText(body)),
+      toCanonical: () => anthropicRequestToCanonical(body),
+      promptText: () => anthropicPromptText(body),
       routingView: () => anthropicRoutingView(body),
-    };
+    });
   },
 
   renderCanonical(response) {
@@ -68,7 +65,7 @@ export const anthropicMessagesSurface: ChatSurface = {
   },
 };
 
-/** All text a provider would see, for token estimates: system, messages and tool definitions. */
+/** Join all text a provider would see, for token estimates: system, messages and tool definitions. */
 export function anthropicPromptText(body: Pick<AnthropicRequestBody, 'system' | 'messages' | 'tools'>): string {
   const parts: string[] = [];
   const collect = (value: unknown): void => {
@@ -90,7 +87,7 @@ export function anthropicPromptText(body: Pick<AnthropicRequestBody, 'system' | 
   return parts.join('\n');
 }
 
-/** The last user message's own text (its tool results excluded) and the system prompt. */
+/** Extract the last user message's own text (tool results excluded) and the system prompt. */
 function anthropicRoutingView(body: AnthropicRequestBody): RoutingView {
   const textOf = (content: unknown): string => {
     if (typeof content === 'string') return content;

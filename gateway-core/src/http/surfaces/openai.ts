@@ -1,11 +1,11 @@
-import type { CanonicalRequest, CanonicalStreamEvent } from '../../formats/canonical';
+import type { CanonicalStreamEvent } from '../../formats/canonical';
 import { openAIStreamErrorFrame, renderOpenAIError } from '../../formats/openai-chat/errors';
 import { openAIRequestToCanonical } from '../../formats/openai-chat/request';
 import { canonicalToOpenAIResponse, generateCompletionId } from '../../formats/openai-chat/response';
 import { chatRequestSchema, validateBody, type ChatRequestBody } from '../../formats/openai-chat/schema';
 import { CanonicalToOpenAIStream, editPassthroughChunk, type OpenAIChunk } from '../../formats/openai-chat/stream';
 import type { NativeStreamEvent } from '../../providers/types';
-import type { ChatSurface, ErrorSurface, ParsedChatRequest, RoutingView, StreamEncoder } from '../../pipeline/surface';
+import { lazyParsedRequest, type ChatSurface, type ErrorSurface, type ParsedChatRequest, type RoutingView, type StreamEncoder } from '../../pipeline/surface';
 
 export const openAIErrorSurface: ErrorSurface = {
   renderError: renderOpenAIError,
@@ -23,17 +23,14 @@ export const openAIChatSurface: ChatSurface = {
 
   parse(raw: unknown): ParsedChatRequest {
     const body = validateBody(chatRequestSchema, raw);
-    let canonical: CanonicalRequest | undefined;
-    let text: string | undefined;
-    return {
+    return lazyParsedRequest({
       alias: body.model,
       stream: body.stream === true,
-      // The raw object, not zod's output: zod reorders keys, and passthrough keeps the client's order.
       body: raw as Record<string, unknown>,
-      canonical: () => (canonical ??= openAIRequestToCanonical(body)),
-      promptText: () => (text ??= promptText(body)),
+      toCanonical: () => openAIRequestToCanonical(body),
+      promptText: () => promptText(body),
       routingView: () => routingView(body),
-    };
+    });
   },
 
   renderCanonical(response) {

@@ -11,7 +11,7 @@ export function mapOpenAIError(error: unknown, deployment: Deployment, signal: A
   if (isGatewayError(error)) return error;
   const details = { provider: deployment.providerLabel, deployment: deployment.id, cause: error };
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return new UpstreamError('upstream_timeout', `deployment '${deployment.id}' did not answer within ${deployment.timeoutMs} ms`, details);
+    return new UpstreamError('upstream_timeout', `deployment '${deployment.id}' did not respond within ${deployment.timeoutMs} ms`, details);
   }
   if (error instanceof OpenAI.APIConnectionError) {
     return new UpstreamError(
@@ -23,7 +23,7 @@ export function mapOpenAIError(error: unknown, deployment: Deployment, signal: A
   if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
     const body = error.error as { message?: unknown; code?: unknown; type?: unknown } | undefined;
     const message = typeof body?.message === 'string' ? body.message : `HTTP ${error.status}`;
-    const code = typeof body?.code === 'string' ? body.code : typeof body?.type === 'string' ? body.type : null;
+    const code = providerCode(body);
     return upstreamErrorFromStatus(error.status, message, {
       ...details,
       upstreamCode: code,
@@ -32,7 +32,7 @@ export function mapOpenAIError(error: unknown, deployment: Deployment, signal: A
     });
   }
   if (error instanceof SyntaxError) {
-    return new UpstreamError('upstream_error', `deployment '${deployment.id}' answered with invalid JSON`, details);
+    return new UpstreamError('upstream_error', `deployment '${deployment.id}' returned invalid JSON`, details);
   }
   return error;
 }
@@ -43,8 +43,15 @@ export function mapOpenAIStreamError(payload: unknown, deployment: Deployment): 
   const message = typeof error.message === 'string' ? error.message : 'the provider sent an error event';
   const type = `${String(error.type ?? '')} ${String(error.code ?? '')}`;
   const status = /rate_limit/.test(type) ? 429 : /overloaded/.test(type) ? 529 : /invalid_request/.test(type) ? 400 : 500;
-  const code = typeof error.code === 'string' ? error.code : typeof error.type === 'string' ? error.type : null;
+  const code = providerCode(error);
   return upstreamErrorFromStatus(status, message, { provider: deployment.providerLabel, deployment: deployment.id, upstreamCode: code });
+}
+
+/** Return OpenAI's error `code`, else its `type`, else null. */
+function providerCode(body: { code?: unknown; type?: unknown } | undefined): string | null {
+  if (typeof body?.code === 'string') return body.code;
+  if (typeof body?.type === 'string') return body.type;
+  return null;
 }
 
 function describeBase(deployment: Deployment): string {
