@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'unsupported_parameter'
   | 'invalid_api_key'
   | 'forbidden'
+  | 'guard_blocked'
   | 'model_not_found'
   | 'not_found'
   | 'request_too_large'
@@ -41,6 +42,7 @@ const defaultStatus: Record<ErrorKind, number> = {
   unsupported_parameter: 400,
   invalid_api_key: 401,
   forbidden: 403,
+  guard_blocked: 403,
   model_not_found: 404,
   not_found: 404,
   request_too_large: 413,

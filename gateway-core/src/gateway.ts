@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from './config/load';
+import { Guard } from './guard/guard';
 import { createApp } from './http/app';
 import { isLoopbackHost } from './http/security';
 import type { Logger } from './logger';
@@ -11,6 +12,8 @@ import { OpenAIProvider } from './providers/openai';
 import { ProviderRegistry } from './providers/registry';
 import { AuditStore } from './storage/audit';
 import { openDatabase, type SqliteDatabase } from './storage/database';
+import { loadGuardHashKey } from './storage/guard-key';
+import { GuardEventStore } from './storage/guard-events';
 import { KeyStore } from './storage/keys';
 
 export interface GatewayOptions {
@@ -18,6 +21,11 @@ export interface GatewayOptions {
   logger: Logger;
   /** How long shutdown waits for in-flight requests before closing their connections; default 10 s. */
   drainTimeoutMs?: number;
+  /**
+   * Key for the guard's value hashes, at least 16 bytes, such as one kept in the OS keychain.
+   * Default: a key file in the data folder, created on first start.
+   */
+  guardHashKey?: Buffer;
 }
 
 export interface Gateway {
@@ -28,6 +36,7 @@ export interface Gateway {
   generatedAdminKey: string | null;
   keys: KeyStore;
   audit: AuditStore;
+  guardEvents: GuardEventStore;
   /** Stop accepting connections, drain in-flight requests, then close the database. */
   close(): Promise<void>;
 }
@@ -42,6 +51,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const db: SqliteDatabase = openDatabase(config.server.dataDir);
   const keys = new KeyStore(db, config.masterKey);
   const audit = new AuditStore(db);
+  const guardEvents = new GuardEventStore(db);
+  let guard: Guard;
+  try {
+    guard = new Guard(config.guard, options.guardHashKey ?? loadGuardHashKey(config.server.dataDir));
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   const generatedAdminKey = keys.ensureAdminKey();
   const inFlight = { count: 0 };
 
@@ -56,8 +73,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const app = createApp({
     router,
     providers: new ProviderRegistry([new OpenAIProvider(), new AnthropicProvider(), new OllamaProvider()]),
+    guard,
     keys,
     audit,
+    guardEvents,
     logger,
     security: {
       extraHosts: [...config.server.allowedHosts, ...(isLoopbackHost(host) || host === '0.0.0.0' || host === '::' ? [] : [host.toLowerCase()])],
@@ -106,5 +125,5 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return closing;
   };
 
-  return { url, port, generatedAdminKey, keys, audit, close };
+  return { url, port, generatedAdminKey, keys, audit, guardEvents, close };
 }

@@ -3,6 +3,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { createOrganizationDetector } from '../guard/detectors/organization';
+import { builtInDetectorTypes } from '../guard/guard';
+import { buildGuardSettings, type GuardSettings, type GuardSettingsFile } from '../guard/settings';
 import { findCatalogEntry, resolveModelInfo, type ModelOverrides, type ModelPrices } from '../models/table';
 import type { Deployment, ProviderKind } from '../providers/types';
 import { compilePolicy, pickCheapestAlias, RoutingPolicyError, type CompiledPolicy } from '../routing/policy';
@@ -55,6 +58,8 @@ export interface GatewayConfig {
   router: RouterSettings;
   /** The policy behind the auto model, or null when no chat model is configured. */
   policy: CompiledPolicy | null;
+  /** What the guard scans for and does per destination class. */
+  guard: GuardSettings;
   /** The master key (admin), when the config sets one. */
   masterKey: string | null;
   /** Start-up warnings, each naming a key; logged by the host. */
@@ -162,6 +167,8 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
   }
   const policy = buildPolicy(file.airlock?.routing, aliases, warnings);
 
+  const guard = buildGuard(file.airlock?.guard, aliases, warnings);
+
   const masterKey = resolveMasterKey(file, store, warnings);
   const airlock = file.airlock ?? {};
   const server: ServerSettings = {
@@ -173,7 +180,31 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
     allowedHosts: (airlock.allowed_hosts ?? []).map((host) => host.toLowerCase()),
     logLevel: airlock.log_level ?? 'info',
   };
-  return { server, deployments, aliases, groupAliases, router, policy, masterKey, warnings, path };
+  return { server, deployments, aliases, groupAliases, router, policy, guard, masterKey, warnings, path };
+}
+
+/** Validate airlock.guard: action names, organisation rules (compiled once here) and local_model. */
+function buildGuard(raw: GuardSettingsFile | undefined, aliases: Map<string, Deployment[]>, warnings: string[]): GuardSettings {
+  let settings: GuardSettings;
+  try {
+    settings = buildGuardSettings(raw, builtInDetectorTypes());
+    createOrganizationDetector(settings.rules);
+  } catch (error) {
+    throw new ConfigError((error as Error).message.startsWith('airlock.') ? (error as Error).message : `airlock.guard.rules: ${(error as Error).message}`);
+  }
+  if (settings.localModel !== null) {
+    const deployments = aliases.get(settings.localModel);
+    if (!deployments) {
+      throw new ConfigError(
+        `airlock.guard.local_model is "${settings.localModel}", which is not a model_name in model_list; use one of ${[...aliases.keys()].join(', ') || '(none configured)'}`,
+      );
+    }
+    if (!deployments.some((deployment) => deployment.destination === 'local')) {
+      warnings.push(`airlock.guard.local_model '${settings.localModel}' has no local deployment, so route_local cannot use it`);
+    }
+  }
+  if (!settings.enabled) warnings.push('airlock.guard.enabled is false: requests are not scanned for secrets or personal data');
+  return settings;
 }
 
 function buildDeployment(entry: ModelEntry, index: number, defaultTimeout: number, store: SecretStore, warnings: string[]): Deployment {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { guardSettingsSchema } from '../guard/settings';
 
 /**
  * The YAML configuration. LiteLLM's proxy layout (model_list, router_settings,
@@ -81,6 +82,8 @@ export const airlockSettingsSchema = z.strictObject({
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   /** The routing policy behind the `auto` model; validated by routing/policy-schema.ts. */
   routing: z.unknown().optional(),
+  /** Guard actions per destination class, organisation rules and detector settings. */
+  guard: guardSettingsSchema.optional(),
 });
 
 export const configFileSchema = z.looseObject({
@@ -182,6 +185,7 @@ export const actedKeys: ReadonlyArray<string> = [
   'airlock.allowed_hosts',
   'airlock.log_level',
   'airlock.routing',
+  'airlock.guard',
 ];
 
 /** Acted keys whose children are names or values, not settings, so the warning pass stops there. */
@@ -191,6 +195,7 @@ export const opaqueKeys: ReadonlySet<string> = new Set([
   'router_settings.context_window_fallbacks',
   'router_settings.content_policy_fallbacks',
   'airlock.routing',
+  'airlock.guard',
   'airlock.allowed_origins',
   'airlock.allowed_hosts',
 ]);

@@ -273,6 +273,23 @@ export function collectAnthropicMessagesParts(body: unknown): TextPart[] {
   return collector.parts;
 }
 
+/** OpenAI Embeddings: the input string, or each string of an input array; token arrays carry no text. */
+export function collectEmbeddingParts(body: unknown): TextPart[] {
+  const collector = new PartCollector();
+  if (!isObject(body)) return collector.parts;
+  const where: Where = { messageIndex: null, role: 'user' };
+  const input = body.input;
+  if (!Array.isArray(input)) {
+    collector.addString(body, 'input', 'input', where);
+    return collector.parts;
+  }
+  input.forEach((item, index) => {
+    if (typeof item !== 'string' || item.length === 0) return;
+    collector.parts.push({ location: { path: `input[${index}]`, ...where }, text: item, apply: (newText) => { input[index] = newText; } });
+  });
+  return collector.parts;
+}
+
 /** Collects the parts of a request body in the given inbound format. */
 export function collectParts(format: WireFormat, body: unknown): TextPart[] {
   return format === 'openai-chat' ? collectOpenAIChatParts(body) : collectAnthropicMessagesParts(body);

@@ -6,7 +6,9 @@ import { RequestContext, clientFromUserAgent, newRequestId, type InboundApi } fr
 import { handleCountTokens } from '../pipeline/count-tokens';
 import { handleEmbeddings } from '../pipeline/embeddings';
 import type { ChatSurface, ErrorSurface } from '../pipeline/surface';
+import { guardOutcome } from '../pipeline/guard-step';
 import type { AuditStore } from '../storage/audit';
+import type { GuardEventStore } from '../storage/guard-events';
 import type { KeyStore } from '../storage/keys';
 import { authenticate } from './auth';
 import { readJsonBody } from './body';
@@ -19,6 +21,7 @@ import { openAIChatSurface, openAIErrorSurface } from './surfaces/openai';
 export interface AppDependencies extends ChatDependencies {
   keys: KeyStore;
   audit: AuditStore;
+  guardEvents: GuardEventStore;
   logger: Logger;
   security: SecurityPolicy;
   maxBodyBytes: number;
@@ -130,7 +133,14 @@ export function createApp(deps: AppDependencies): express.Express {
     });
   }
 
-  app.use('/airlock/api', managementRouter({ keys: deps.keys, audit: deps.audit, router: deps.router, maxBodyBytes: deps.maxBodyBytes }));
+  app.use('/airlock/api', managementRouter({
+      keys: deps.keys,
+      audit: deps.audit,
+      guardEvents: deps.guardEvents,
+      guardSettings: deps.guard.settings,
+      router: deps.router,
+      maxBodyBytes: deps.maxBodyBytes,
+    }),);
 
   app.use((req: Request, res: Response) => {
     const surface = surfaceByVersionHeader(req);
@@ -188,12 +198,15 @@ function renderFailure(ctx: RequestContext, surface: ErrorSurface, error: unknow
   res.end(text);
 }
 
-/** Step 8: one audit record and one log line per request. */
+/** Step 8: one audit record, its guard events and one log line per request. */
 function finishRequest(deps: AppDependencies, ctx: RequestContext): void {
+  const outcome = guardOutcome(ctx);
   try {
+    if (outcome !== null) ctx.guardAction = ctx.guardScan!.strongestAction(outcome);
     deps.audit.write(ctx.toAuditRecord());
+    if (outcome !== null) deps.guardEvents.write(ctx.id, ctx.createdAt, outcome.destination, ctx.guardScan!.events(outcome));
   } catch (error) {
-    ctx.log.error({ err: error }, 'failed to write the audit record');
+    ctx.log.error({ err: error }, 'failed to write the audit record or its guard events');
   }
   ctx.log.info(
     {
@@ -203,6 +216,7 @@ function finishRequest(deps: AppDependencies, ctx: RequestContext): void {
       status: ctx.httpStatus,
       errorKind: ctx.errorKind,
       costUsd: ctx.costUsd,
+      guard: ctx.guardAction,
       latencyMs: Math.round(ctx.elapsedMs() * 10) / 10,
     },
     'request finished',

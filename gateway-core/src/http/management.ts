@@ -1,22 +1,28 @@
 import express, { type Request, type Response } from 'express';
 import { GatewayError } from '../errors';
+import type { GuardSettings } from '../guard/settings';
 import type { AuditFilter, AuditStore } from '../storage/audit';
+import type { GuardEventStore } from '../storage/guard-events';
 import type { KeyStore, Principal } from '../storage/keys';
 import { authenticate, requireAdmin } from './auth';
 import { readJsonBody } from './body';
+import { addGuardRoutes } from './management-guard';
+import { queryLimit, queryText, queryTime } from './query';
 import type { Router } from '../pipeline/router';
 import { openAIErrorSurface } from './surfaces/openai';
 
 export interface ManagementDependencies {
   keys: KeyStore;
   audit: AuditStore;
+  guardEvents: GuardEventStore;
+  guardSettings: GuardSettings;
   router: Router;
   maxBodyBytes: number;
 }
 
 type Handler = (req: Request, res: Response, principal: Principal) => Promise<void> | void;
 
-/** Build the management API under /airlock/api/: keys, deployments and the audit log. Errors use OpenAI's envelope. */
+/** Build the management API under /airlock/api/: keys, deployments, the audit log and the guard. Errors use OpenAI's envelope. */
 export function managementRouter(deps: ManagementDependencies): express.Router {
   const router = express.Router();
   const route =
@@ -114,6 +120,7 @@ export function managementRouter(deps: ManagementDependencies): express.Router {
     }),
   );
 
+  addGuardRoutes(router, route, deps);
   return router;
 }
 
@@ -139,33 +146,10 @@ function optionalName(value: unknown, field: string): string | null {
   return value;
 }
 
-const maxPageSize = 500;
-
 function parseFilter(query: Record<string, unknown>): AuditFilter {
-  const text = (name: string): string | undefined => {
-    const value = query[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string' || value === '') {
-      throw new GatewayError('invalid_value', `Query parameter '${name}' must be given once, as text.`, { param: name });
-    }
-    return value;
-  };
-  const time = (name: string): number | undefined => {
-    const value = text(name);
-    if (value === undefined) return undefined;
-    const parsed = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-    if (!Number.isFinite(parsed)) {
-      throw new GatewayError('invalid_value', `Query parameter '${name}' must be an ISO 8601 time or milliseconds since the epoch.`, {
-        param: name,
-      });
-    }
-    return parsed;
-  };
-  const limitText = text('limit');
-  const limit = limitText === undefined ? 50 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
-    throw new GatewayError('invalid_value', `Query parameter 'limit' must be a whole number from 1 to ${maxPageSize}.`, { param: 'limit' });
-  }
+  const text = (name: string): string | undefined => queryText(query, name);
+  const time = (name: string): number | undefined => queryTime(query, name);
+  const limit = queryLimit(query);
   const statusText = text('status');
   const status = statusText === undefined ? undefined : Number(statusText);
   if (status !== undefined && !Number.isInteger(status)) {
@@ -198,5 +182,7 @@ function parseFilter(query: Record<string, unknown>): AuditFilter {
   if (provider !== undefined) filter.provider = provider;
   if (errorKind !== undefined) filter.errorKind = errorKind;
   if (inboundApi !== undefined) filter.inboundApi = inboundApi;
+  const guardAction = text('guard_action');
+  if (guardAction !== undefined) filter.guardAction = guardAction;
   return filter;
 }

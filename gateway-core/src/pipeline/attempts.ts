@@ -77,6 +77,13 @@ export interface AttemptOutcome<T> {
 type Attempt<T> = (deployment: Deployment, call: AttemptCall) => Promise<T>;
 
 /**
+ * Checks a deployment before it is called: returns the error that keeps the request away from
+ * it (the guard refusing its destination class), or null. A refused deployment is skipped
+ * without a call, and the error is the request's error when no later candidate answers.
+ */
+export type Admission = (deployment: Deployment) => GatewayError | null;
+
+/**
  * The attempt loop (step 6): the plan's deployments in order, then up to num_retries more rounds
  * over them after a backoff (Retry-After first), then each fallback alias. A context-window or
  * content-policy failure goes straight to its own fallback list. A 4xx other than 408, 409 and
@@ -89,6 +96,7 @@ export async function runAttempts<T>(
   plan: RoutePlan,
   request: Omit<PlanRequest, 'requested' | 'routingInput'>,
   attempt: Attempt<T>,
+  admit: Admission = () => null,
 ): Promise<AttemptOutcome<T>> {
   ctx.routeReasons.push(...plan.reasons);
   let lastError: unknown = null;
@@ -112,6 +120,14 @@ export async function runAttempts<T>(
         ctx.routeReasons.push(`${deployment.id} skipped: at its rpm/tpm limit`);
         recordAttempt(ctx, deployment, null, 'rate_limited', 'skipped: at its rpm/tpm limit', 0);
         limitedDeployments += 1;
+        continue;
+      }
+      const refusal = admit(deployment);
+      if (refusal !== null) {
+        explainLastFailure();
+        ctx.routeReasons.push(`${deployment.id} skipped: ${refusal.kind.replace('_', ' ')}`);
+        recordAttempt(ctx, deployment, null, refusal.kind, refusal.message, 0);
+        lastError = refusal;
         continue;
       }
       if (router.health.isCoolingDown(deployment.id) && othersLeft) {

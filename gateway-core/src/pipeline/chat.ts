@@ -2,10 +2,14 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { ClientDisconnected, GatewayError, UpstreamError } from '../errors';
 import { eventCarriesContent, type CanonicalStreamEvent } from '../formats/canonical';
+import type { Guard } from '../guard/guard';
+import { restoreResponseBody, restoringStream } from '../guard/restore';
+import type { DestinationClass } from '../models/table';
 import type { ProviderRegistry } from '../providers/registry';
 import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
-import { runAttempts, type AttemptCall } from './attempts';
+import { runAttempts, type Admission, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
+import { attemptRequestFor, guardRefusal, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
 import type { Router } from './router';
 import { estimateUsage, settleUsage } from './settle';
 import { totalInputTokens } from '../usage/record';
@@ -15,7 +19,11 @@ import type { ChatSurface, ParsedChatRequest, StreamEncoder } from './surface';
 export interface ChatDependencies {
   router: Router;
   providers: ProviderRegistry;
+  guard: Guard;
 }
+
+/** The request as each destination class receives it; redacted copies are made once per class. */
+type AttemptRequests = (destination: DestinationClass) => AttemptRequest;
 
 /** A provider stream opened and read up to its first content event, which is held for the client. */
 interface OpenedStream<E> {
@@ -26,8 +34,9 @@ interface OpenedStream<E> {
 }
 
 /**
- * Steps 3, 6 and 7 of the request path for a chat request: resolve the alias, run the attempt
- * loop, write the response (streamed or not) and settle usage on the context.
+ * Steps 3, 4, 6 and 7 of the request path for a chat request: resolve the alias, scan with the
+ * guard, run the attempt loop, write the response (streamed or not) and settle usage on the
+ * context.
  */
 export async function handleChat(
   deps: ChatDependencies,
@@ -41,11 +50,31 @@ export async function handleChat(
   ctx.stream = request.stream;
   const forwarded = surface.forwardedHeaders(requestHeaders);
   const routeRequest = { mode: 'chat' as const, stream: request.stream, estimatedTokens: Math.ceil(request.promptText().length / 4) };
-  const plan = deps.router.plan({ ...routeRequest, requested: request.alias, routingInput: () => routingInput(ctx, request) });
+  let plan = deps.router.plan({ ...routeRequest, requested: request.alias, routingInput: () => routingInput(ctx, request) });
+
+  const scan = deps.guard.scanRequest(surface.format, request.body);
+  ctx.guardScan = scan;
+  if (scan !== null) {
+    const narrowed = routeLocalPlan(plan, scan, deps.router, deps.guard.settings.localModel, routeRequest);
+    plan = narrowed.plan;
+    ctx.guardRoutedLocal = narrowed.changed;
+  }
+  const admit: Admission = (deployment) => {
+    const refusal = scan === null ? null : guardRefusal(scan, deployment);
+    if (refusal !== null) ctx.guardRefusedAt = deployment.destination;
+    return refusal;
+  };
+  const variants = new Map<DestinationClass, AttemptRequest>();
+  const requestFor: AttemptRequests = (destination) => attemptRequestFor(surface, request, scan, variants, destination);
 
   if (!request.stream) {
-    const { value, deployment, call } = await runAttempts(ctx, deps.router, plan, routeRequest, (d, c) =>
-      completeOnce(deps, ctx, surface, request, d, c, forwarded),
+    const { value, deployment, call } = await runAttempts(
+      ctx,
+      deps.router,
+      plan,
+      routeRequest,
+      (d, c) => completeOnce(deps, ctx, surface, requestFor(d.destination), d, c, forwarded),
+      admit,
     );
     call.finish();
     settleUsage(ctx, deployment, value.usage ?? estimateUsage(request.promptText(), ''), value.rawUsage);
@@ -57,8 +86,13 @@ export async function handleChat(
     return;
   }
 
-  const { value: opened, deployment, call } = await runAttempts(ctx, deps.router, plan, routeRequest, (d, c) =>
-    openStream(deps, ctx, surface, request, d, c, forwarded),
+  const { value: opened, deployment, call } = await runAttempts(
+    ctx,
+    deps.router,
+    plan,
+    routeRequest,
+    (d, c) => openStream(deps, ctx, surface, requestFor(d.destination), d, c, forwarded),
+    admit,
   );
   setRouteHeaders(res, ctx, deployment);
   let completed = false;
@@ -105,45 +139,50 @@ function settleStreamUsage(
   settleUsage(ctx, deployment, usage, reported.raw);
 }
 
+/** One non-streaming call; `sent.request` is what this deployment receives, and its response is restored. */
 async function completeOnce(
   deps: ChatDependencies,
   ctx: RequestContext,
   surface: ChatSurface,
-  request: ParsedChatRequest,
+  sent: AttemptRequest,
   deployment: Deployment,
   call: AttemptCall,
   forwarded: Record<string, string>,
 ): Promise<{ body: Record<string, unknown>; usage: import('../usage/record').UsageRecord | null; rawUsage: unknown; emulated: string[] }> {
+  const { request, mapping } = sent;
   const provider = deps.providers.get(deployment.kind);
   const options = callOptions(call, headersFor(provider, surface, forwarded));
   if (provider.nativeFormat === surface.format && provider.completeNative) {
     const result = await provider.completeNative(deployment, request.body, options);
-    return { body: result.body, usage: result.usage, rawUsage: result.rawUsage, emulated: [] };
+    return { body: restoreResponseBody(result.body, mapping), usage: result.usage, rawUsage: result.rawUsage, emulated: [] };
   }
   const canonical = { ...request.canonical(), model: deployment.model, stream: false };
   const result = await provider.complete(deployment, canonical, options);
   noteIgnoredParams(ctx, canonical.ignoredParams);
   const usage = result.response.usage ? { ...result.response.usage, source: 'reported' as const } : null;
-  return { body: surface.renderCanonical(result.response, request), usage, rawUsage: result.rawUsage, emulated: result.emulated };
+  const body = restoreResponseBody(surface.renderCanonical(result.response, request), mapping);
+  return { body, usage, rawUsage: result.rawUsage, emulated: result.emulated };
 }
 
+/** Opens one stream; its events are restored before anything reads them, the prefetch included. */
 async function openStream(
   deps: ChatDependencies,
   ctx: RequestContext,
   surface: ChatSurface,
-  request: ParsedChatRequest,
+  sent: AttemptRequest,
   deployment: Deployment,
   call: AttemptCall,
   forwarded: Record<string, string>,
 ): Promise<OpenedStream<NativeStreamEvent> | OpenedStream<CanonicalStreamEvent>> {
+  const { request, mapping } = sent;
   const provider = deps.providers.get(deployment.kind);
   const options = callOptions(call, headersFor(provider, surface, forwarded));
   if (provider.nativeFormat === surface.format && provider.streamNative) {
-    const handle = await provider.streamNative(deployment, request.body, options);
+    const handle = restoringStream(await provider.streamNative(deployment, request.body, options), mapping, surface.format);
     return prefetch(handle, (event) => event.content, true, call);
   }
   const canonical = { ...request.canonical(), model: deployment.model, stream: true };
-  const handle = await provider.stream(deployment, canonical, options);
+  const handle = restoringStream(await provider.stream(deployment, canonical, options), mapping, null);
   noteIgnoredParams(ctx, canonical.ignoredParams);
   return prefetch(handle, eventCarriesContent, false, call);
 }
@@ -264,8 +303,9 @@ export function setRouteHeaders(res: ServerResponse, ctx: RequestContext, deploy
   if (ctx.ignoredParams.size > 0) res.setHeader('x-airlock-ignored-params', [...ctx.ignoredParams].join(', '));
 }
 
-/** Set x-airlock-route-reason and x-airlock-fallback-from; error responses carry them too. */
+/** Set x-airlock-route-reason, x-airlock-fallback-from and the guard headers; error responses carry them too. */
 export function setRouteReasonHeaders(res: ServerResponse, ctx: RequestContext): void {
+  setGuardHeaders(res, ctx);
   if (ctx.routeReasons.length > 0) res.setHeader('x-airlock-route-reason', asciiHeader(ctx.routeReasons.join('; ')));
   if (ctx.fallbackFrom !== null) res.setHeader('x-airlock-fallback-from', asciiHeader(ctx.fallbackFrom));
 }

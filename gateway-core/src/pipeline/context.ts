@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { RequestScan } from '../guard/guard';
 import type { Logger } from '../logger';
+import type { DestinationClass } from '../models/table';
 import type { Deployment } from '../providers/types';
 import type { AttemptRecord, AuditRecord } from '../storage/audit';
 import type { Principal } from '../storage/keys';
@@ -39,6 +41,14 @@ export class RequestContext {
   readonly ignoredParams = new Set<string>();
   /** The alias the request was meant for when a fallback alias served it. */
   fallbackFrom: string | null = null;
+  /** The guard's findings in the request body; null when the guard is off or found nothing. */
+  guardScan: RequestScan | null = null;
+  /** Whether the guard narrowed the candidates to local deployments (route_local). */
+  guardRoutedLocal = false;
+  /** The destination class of the last deployment the guard refused, if any. */
+  guardRefusedAt: DestinationClass | null = null;
+  /** The strongest guard action, filled in when the request finishes. */
+  guardAction: string | null = null;
 
   constructor(
     readonly inboundApi: InboundApi,
@@ -83,6 +93,8 @@ export class RequestContext {
       flags: [...this.flags],
       routeReason: this.routeReasons.length > 0 ? this.routeReasons.join('; ') : null,
       fallbackFrom: this.fallbackFrom,
+      guardAction: this.guardAction,
+      guardFindings: this.guardScan?.count ?? 0,
     };
   }
 }

@@ -9,7 +9,9 @@ import type { RequestContext } from './context';
 
 /**
  * POST /v1/messages/count_tokens. An Anthropic deployment counts with its own tokenizer; any
- * other deployment gets an estimate from the o200k tokenizer, flagged in the audit record.
+ * other deployment gets an estimate from the o200k tokenizer, flagged in the audit record. When
+ * the guard would block, redact or move the request away from the deployment, the text is not
+ * sent for counting either, and the estimate is returned instead.
  */
 export async function handleCountTokens(
   deps: ChatDependencies,
@@ -22,9 +24,14 @@ export async function handleCountTokens(
   ctx.alias = body.model;
   const routeRequest = { mode: 'chat' as const, stream: false, estimatedTokens: 0 };
   const plan = deps.router.plan({ ...routeRequest, requested: body.model });
+  const scan = deps.guard.scanRequest('anthropic-messages', raw as Record<string, unknown>);
+  ctx.guardScan = scan;
   const { value, call } = await runAttempts(ctx, deps.router, plan, routeRequest, async (deployment, c) => {
     const provider = deps.providers.get(deployment.kind);
-    if (provider.nativeFormat === 'anthropic-messages' && provider.countTokensNative) {
+    const decision = scan?.decision(deployment.destination);
+    const guarded = decision !== undefined && (!decision.admitted || decision.redacting.length > 0);
+    if (guarded) ctx.flags.add('guard_counted_locally');
+    if (!guarded && provider.nativeFormat === 'anthropic-messages' && provider.countTokensNative) {
       return provider.countTokensNative(deployment, raw as Record<string, unknown>, { signal: c.signal, timeoutMs: c.timeoutMs, headers: forwarded });
     }
     ctx.flags.add('usage_estimated');

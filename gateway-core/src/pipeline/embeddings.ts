@@ -1,30 +1,57 @@
 import type { ServerResponse } from 'node:http';
 import { embeddingRequestSchema, validateBody } from '../formats/openai-chat/schema';
 import { GatewayError } from '../errors';
-import { runAttempts } from './attempts';
+import { runAttempts, type Admission } from './attempts';
 import type { ChatDependencies } from './chat';
 import { writeJson } from './chat';
 import type { RequestContext } from './context';
+import { guardRefusal, routeLocalPlan } from './guard-step';
 import { settleUsage } from './settle';
 
-/** POST /v1/embeddings: one provider call, encoding_format honoured both ways. */
+/**
+ * POST /v1/embeddings: one provider call, encoding_format honoured both ways. The guard scans the
+ * string inputs; a destination class that redacts receives the inputs with placeholders, which
+ * nothing restores because an embedding carries no text back.
+ */
 export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestContext, raw: unknown, res: ServerResponse): Promise<void> {
   const body = validateBody(embeddingRequestSchema, raw);
   ctx.alias = body.model;
   const routeRequest = { mode: 'embedding' as const, stream: false, estimatedTokens: 0 };
-  const plan = deps.router.plan({ ...routeRequest, requested: body.model });
-  const inputs = typeof body.input === 'string' ? [body.input] : body.input.every((i) => typeof i === 'string') ? (body.input as string[]) : null;
+  let plan = deps.router.plan({ ...routeRequest, requested: body.model });
+
+  const scan = deps.guard.scanEmbeddingRequest(raw as Record<string, unknown>);
+  ctx.guardScan = scan;
+  if (scan !== null) {
+    const narrowed = routeLocalPlan(plan, scan, deps.router, deps.guard.settings.localModel, routeRequest);
+    plan = narrowed.plan;
+    ctx.guardRoutedLocal = narrowed.changed;
+  }
+  const admit: Admission = (deployment) => {
+    const refusal = scan === null ? null : guardRefusal(scan, deployment);
+    if (refusal !== null) ctx.guardRefusedAt = deployment.destination;
+    return refusal;
+  };
   const encodingFormat = body.encoding_format ?? 'float';
 
-  const { value, deployment, call } = await runAttempts(ctx, deps.router, plan, routeRequest, async (d, c) => {
-    const provider = deps.providers.get(d.kind);
-    if (!provider.embed) {
-      throw new GatewayError('unsupported_parameter', `The model '${body.model}' is served by a provider without an embeddings API.`, {
-        param: 'model',
-      });
-    }
-    return provider.embed(d, { body: body as Record<string, unknown>, inputs, encodingFormat }, { signal: c.signal, timeoutMs: c.timeoutMs, headers: {} });
-  });
+  const { value, deployment, call } = await runAttempts(
+    ctx,
+    deps.router,
+    plan,
+    routeRequest,
+    async (d, c) => {
+      const provider = deps.providers.get(d.kind);
+      if (!provider.embed) {
+        throw new GatewayError('unsupported_parameter', `The model '${body.model}' is served by a provider without an embeddings API.`, {
+          param: 'model',
+        });
+      }
+      const sent = (scan?.redactedBody(d.destination)?.body ?? raw) as Record<string, unknown>;
+      const input = sent.input;
+      const inputs = typeof input === 'string' ? [input] : Array.isArray(input) && input.every((i) => typeof i === 'string') ? (input as string[]) : null;
+      return provider.embed(d, { body: sent, inputs, encodingFormat }, { signal: c.signal, timeoutMs: c.timeoutMs, headers: {} });
+    },
+    admit,
+  );
   call.finish();
   settleUsage(ctx, deployment, value.usage, value.rawUsage);
   writeJson(ctx, res, 200, value.body);

@@ -37,6 +37,10 @@ export interface AuditRecord {
   flags: string[];
   routeReason: string | null;
   fallbackFrom: string | null;
+  /** The strongest guard action (block, route_local, redact, allow), or null when the guard found nothing. */
+  guardAction: string | null;
+  /** Guard findings in the request; their events are in guard_events. */
+  guardFindings: number;
 }
 
 export interface AuditFilter {
@@ -48,6 +52,7 @@ export interface AuditFilter {
   httpStatus?: number;
   errorKind?: string;
   inboundApi?: string;
+  guardAction?: string;
   /** Return records created before this record (for paging newest first). */
   before?: { createdAt: number; id: string };
   limit: number;
@@ -77,6 +82,8 @@ interface AuditRow {
   flags: string;
   route_reason: string | null;
   fallback_from: string | null;
+  guard_action: string | null;
+  guard_findings: number;
 }
 
 /** The audit log: one row per request, written once the response has finished. */
@@ -87,9 +94,9 @@ export class AuditStore {
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`INSERT INTO audit_log (id, created_at, key_id, client, inbound_api, alias, provider, provider_model,
       deployment_id, stream, http_status, error_kind, error_message, attempts, usage, raw_usage, cost_usd, pricing, latency_ms,
-      ttft_ms, flags, route_reason, fallback_from) VALUES (@id, @created_at, @key_id, @client, @inbound_api, @alias, @provider, @provider_model, @deployment_id,
+      ttft_ms, flags, route_reason, fallback_from, guard_action, guard_findings) VALUES (@id, @created_at, @key_id, @client, @inbound_api, @alias, @provider, @provider_model, @deployment_id,
       @stream, @http_status, @error_kind, @error_message, @attempts, @usage, @raw_usage, @cost_usd, @pricing, @latency_ms, @ttft_ms,
-      @flags, @route_reason, @fallback_from)`);
+      @flags, @route_reason, @fallback_from, @guard_action, @guard_findings)`);
     this.byId = db.prepare<[string], AuditRow>('SELECT * FROM audit_log WHERE id = ?');
   }
 
@@ -118,6 +125,8 @@ export class AuditStore {
       flags: JSON.stringify(record.flags),
       route_reason: record.routeReason,
       fallback_from: record.fallbackFrom,
+      guard_action: record.guardAction,
+      guard_findings: record.guardFindings,
     });
   }
 
@@ -143,6 +152,7 @@ export class AuditStore {
     add('http_status = @http_status', 'http_status', filter.httpStatus);
     add('error_kind = @error_kind', 'error_kind', filter.errorKind);
     add('inbound_api = @inbound_api', 'inbound_api', filter.inboundApi);
+    add('guard_action = @guard_action', 'guard_action', filter.guardAction);
     if (filter.before) {
       where.push('(created_at < @before_at OR (created_at = @before_at AND id < @before_id))');
       params.before_at = filter.before.createdAt;
@@ -179,5 +189,7 @@ function fromRow(row: AuditRow): AuditRecord {
     flags: JSON.parse(row.flags) as string[],
     routeReason: row.route_reason,
     fallbackFrom: row.fallback_from,
+    guardAction: row.guard_action,
+    guardFindings: row.guard_findings,
   };
 }

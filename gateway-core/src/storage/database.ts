@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sql as initial } from './migrations/0001-initial';
 import { sql as routeReason } from './migrations/0002-route-reason';
 import { sql as keyOwner } from './migrations/0003-key-owner';
+import { sql as guardEvents } from './migrations/0004-guard-events';
 
 export type SqliteDatabase = Database.Database;
 
@@ -12,6 +13,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'route-reason', sql: routeReason },
   { version: 3, name: 'key-owner', sql: keyOwner },
+  { version: 4, name: 'guard-events', sql: guardEvents },
 ];
 
 export const databaseFileName = 'airlock.db';

@@ -19,6 +19,7 @@ const anthropicErrorType: Record<ErrorKind, string> = {
   unsupported_parameter: 'invalid_request_error',
   invalid_api_key: 'authentication_error',
   forbidden: 'permission_error',
+  guard_blocked: 'permission_error',
   model_not_found: 'not_found_error',
   not_found: 'not_found_error',
   request_too_large: 'request_too_large',

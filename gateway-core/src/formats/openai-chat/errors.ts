@@ -13,6 +13,7 @@ const openAIShape: Record<ErrorKind, { type: string; code: string | null }> = {
   unsupported_parameter: { type: 'invalid_request_error', code: 'unsupported_parameter' },
   invalid_api_key: { type: 'invalid_request_error', code: 'invalid_api_key' },
   forbidden: { type: 'invalid_request_error', code: 'forbidden' },
+  guard_blocked: { type: 'invalid_request_error', code: 'guard_blocked' },
   model_not_found: { type: 'invalid_request_error', code: 'model_not_found' },
   not_found: { type: 'invalid_request_error', code: 'not_found' },
   request_too_large: { type: 'invalid_request_error', code: 'request_too_large' },
