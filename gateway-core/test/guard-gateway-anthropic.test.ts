@@ -126,6 +126,28 @@ describe('guard on the Anthropic surface, passthrough', () => {
     expect(anthropic.requests.length).toBe(before);
   });
 
+  it('blocks rather than redacts a thinking block', async () => {
+    const before = anthropic.requests.length;
+    const response = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': gw.userKey, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-sonnet',
+        max_tokens: 50,
+        messages: [
+          { role: 'user', content: 'Who should get the report?' },
+          { role: 'assistant', content: [{ type: 'thinking', thinking: `The owner is ${EMAIL}.`, signature: 'c2lnbmF0dXJl' }, { type: 'text', text: 'The owner.' }] },
+          { role: 'user', content: 'Send it.' },
+        ],
+      }),
+    });
+    expect(response.status).toBe(403);
+    const body = (await response.json()) as { error: { type: string; message: string } };
+    expect(body.error.type).toBe('permission_error');
+    expect(body.error.message).toContain('email at messages[1].content[0].thinking');
+    expect(anthropic.requests.length).toBe(before);
+  });
+
   it('counts tokens locally when the guard would act', async () => {
     const before = anthropic.requests.length;
     const counted = await client.messages.countTokens({ model: 'claude-sonnet', messages: [{ role: 'user', content: `Hello ${EMAIL}` }] });

@@ -80,7 +80,7 @@ export class RequestScan {
     if (cached) return cached;
     const decision: GuardDecision = { destination, blocking: [], routeLocal: [], redacting: [], admitted: true };
     this.forEachFinding((part, finding) => {
-      const action = actionFor(this.settings, finding, destination);
+      const action = this.actionAt(part, finding, destination);
       if (action === 'allow') return;
       const located = locate(part, finding);
       if (action === 'block') decision.blocking.push(located);
@@ -106,8 +106,8 @@ export class RequestScan {
     if (copyParts.length !== this.parts.length) {
       throw new Error(`the copied request body has ${copyParts.length} text parts where the original has ${this.parts.length}`);
     }
-    const selected = this.findingsPerPart.map((findings) =>
-      findings.filter((finding) => actionFor(this.settings, finding, destination) === 'redact'),
+    const selected = this.findingsPerPart.map((findings, index) =>
+      findings.filter((finding) => this.actionAt(this.parts[index]!, finding, destination) === 'redact'),
     );
     const mapping = redactParts(copyParts, selected);
     const result = { body: copy, mapping };
@@ -123,7 +123,7 @@ export class RequestScan {
   events(outcome: GuardOutcome): GuardEvent[] {
     const events: GuardEvent[] = [];
     this.forEachFinding((part, finding) => {
-      events.push(createGuardEvent(part, finding, this.outcomeAction(finding, outcome), this.hashKey));
+      events.push(createGuardEvent(part, finding, this.outcomeAction(part, finding, outcome), this.hashKey));
     });
     return events;
   }
@@ -131,15 +131,24 @@ export class RequestScan {
   /** Returns the strongest action taken on any finding: block, route_local, redact or allow. */
   strongestAction(outcome: GuardOutcome): GuardAction {
     let strongest: GuardAction = 'allow';
-    this.forEachFinding((_part, finding) => {
-      const action = this.outcomeAction(finding, outcome);
+    this.forEachFinding((part, finding) => {
+      const action = this.outcomeAction(part, finding, outcome);
       if (ACTION_RANK[action] > ACTION_RANK[strongest]) strongest = action;
     });
     return strongest;
   }
 
-  private outcomeAction(finding: Finding, outcome: GuardOutcome): GuardAction {
-    const here = actionFor(this.settings, finding, outcome.destination);
+  /**
+   * Returns the action for a finding in one part. Anthropic checks the signature of a thinking
+   * block, so a redacted thinking block would be rejected upstream; redact becomes block there.
+   */
+  private actionAt(part: TextPart, finding: Finding, destination: DestinationClass): GuardAction {
+    const action = actionFor(this.settings, finding, destination);
+    return action === 'redact' && part.location.path.endsWith('.thinking') ? 'block' : action;
+  }
+
+  private outcomeAction(part: TextPart, finding: Finding, outcome: GuardOutcome): GuardAction {
+    const here = this.actionAt(part, finding, outcome.destination);
     if (outcome.blocked && (here === 'block' || here === 'route_local')) return 'block';
     if (outcome.routedLocal && actionFor(this.settings, finding, 'cloud') === 'route_local') return 'route_local';
     return here;

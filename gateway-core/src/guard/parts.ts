@@ -206,8 +206,8 @@ function addAnthropicBlock(collector: PartCollector, block: unknown, path: strin
       collector.addString(block, 'text', `${path}.text`, where);
       break;
     case 'thinking':
-      // NOTE: the provider checks a thinking block's signature, so a redacted thinking block is
-      // rejected upstream; a caller may prefer to block such a request.
+      // The provider checks a thinking block's signature, so a redacted thinking block would be
+      // rejected upstream. RequestScan turns redact into block for these parts.
       collector.addString(block, 'thinking', `${path}.thinking`, where);
       break;
     case 'tool_use':
