@@ -78,7 +78,17 @@ describe('guard config', () => {
   });
 
   it('rejects unknown guard keys', () => {
-    expect(errorOf({ enable: false })).toContain('enable');
+    const message = errorOf({ actoins: {} });
+    expect(message).toContain("airlock.guard has unknown key(s) 'actoins'");
+    expect(message).toContain('allowed keys: enabled, actions, local_model');
+  });
+
+  it('rejects a rule with both regex and words', () => {
+    expect(errorOf({ rules: [{ name: 'x', regex: 'a', words: ['b'] }] })).toContain('either regex (with optional flags) or words, not both');
+  });
+
+  it('rejects a misspelt rule key', () => {
+    expect(errorOf({ rules: [{ name: 'x', regexp: 'a' }] })).toContain('airlock.guard.rules[0]');
   });
 
   it('warns when disabled', () => {

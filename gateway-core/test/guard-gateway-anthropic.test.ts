@@ -54,6 +54,7 @@ describe('guard on the Anthropic surface, passthrough', () => {
       model: 'claude-sonnet',
       max_tokens: 200,
       system: `The customer is ${EMAIL}.`,
+      metadata: { user_id: EMAIL },
       messages: [{ role: 'user', content: `Charge card ${CARD} for the order.` }],
     });
 
@@ -61,6 +62,7 @@ describe('guard on the Anthropic surface, passthrough', () => {
     expect(sent).not.toContain(EMAIL);
     expect(sent).not.toContain(CARD);
     expect(sent).toContain('"system":"The customer is [EMAIL_1]."');
+    expect(sent).toContain('"metadata":{"user_id":"[EMAIL_1]"}');
     expect(sent).toContain('Charge card [PAYMENT_CARD_1] for the order.');
     expect(message.content[0]).toEqual({ type: 'text', text: `I will charge ${CARD} and mail ${EMAIL}.` });
     expect(message.content[1]).toMatchObject({ type: 'tool_use', input: { card: CARD, receipt_to: [EMAIL] } });

@@ -24,6 +24,7 @@ beforeAll(async () => {
       { model_name: 'gpt-4o', litellm_params: { model: 'openai/gpt-4o', api_base: cloud.url, api_key: 'sk-stub' } },
       { model_name: 'local-llama', litellm_params: { model: 'ollama/llama3.2', api_base: ollama.url } },
       { model_name: 'local-first', litellm_params: { model: 'ollama/llama3.2', api_base: ollama.url } },
+      { model_name: 'cloud-first', litellm_params: { model: 'openai/gpt-4o-mini', api_base: cloud.url, api_key: 'sk-stub' } },
       { model_name: 'cloud-embed', litellm_params: { model: 'openai/text-embedding-3-small', api_base: cloud.url, api_key: 'sk-stub' } },
       // An OpenAI-compatible server the company runs itself, declared local.
       {
@@ -32,7 +33,7 @@ beforeAll(async () => {
         model_info: { destination: 'local' },
       },
     ],
-    router_settings: { fallbacks: [{ 'local-first': ['gpt-4o'] }] },
+    router_settings: { fallbacks: [{ 'local-first': ['gpt-4o'] }, { 'cloud-first': ['local-llama'] }] },
     airlock: { guard: { rules: [{ name: 'project_codename', words: ['Nightjar', 'Bluebird'] }] } },
   });
   client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: gw.userKey, maxRetries: 0 });
@@ -234,6 +235,7 @@ describe('guard on the OpenAI surface', () => {
       .then(unexpectedSuccess, apiError);
     expect(error.status).toBe(403);
     expect(error.message).toContain("cloud deployment 'gpt-4o#0'");
+    expect(error.message).toContain('Before that, local-first#2 answered HTTP 500.');
     expect(cloud.requests.length).toBe(before);
     const record = await adminGet(`/requests/${error.headers?.get('x-airlock-request-id')}`);
     expect(record.attempts.map((attempt: { errorKind: string }) => attempt.errorKind)).toEqual(['upstream_server', 'guard_blocked']);
@@ -252,6 +254,46 @@ describe('guard on the OpenAI surface', () => {
     expect(response.headers.get('x-airlock-guard')).toBe('redact');
   });
 
+  it('reports the block of a skipped cloud attempt', async () => {
+    ollama.enqueue('/api/chat', { kind: 'reply', chunks: [{ content: 'Local answer.' }] });
+    const { response } = await client.chat.completions
+      .create({ model: 'cloud-first', messages: [{ role: 'user', content: `Debug ${DATABASE_URL}` }] })
+      .withResponse();
+    expect(response.headers.get('x-airlock-guard')).toBe('block');
+    const events = await adminGet(`/guard/events?request_id=${response.headers.get('x-airlock-request-id')}`);
+    const actions = events.data.map((event: { destination: string; action: string }) => `${event.destination}:${event.action}`).sort();
+    expect(actions).toEqual(['cloud:block', 'local:allow']);
+  });
+
+  it('scans fields outside the messages text', async () => {
+    const token = 'ghp_R8x2Kq7LmN4vB9cT1zW5yH3jD6fG0sA2pE7u';
+    const before = cloud.requests.length;
+    const blocked = await client.chat.completions
+      .create({
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `https://raw.example.com/a.png?token=${token}` } }] }],
+      })
+      .then(unexpectedSuccess, apiError);
+    expect(blocked.status).toBe(403);
+    expect(blocked.message).toContain('messages[0].content[0].image_url.url');
+    expect(cloud.requests.length).toBe(before);
+
+    cloud.next(echo);
+    await client.chat.completions.create({ model: 'gpt-4o', user: EMAIL, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(cloud.last.body.user).toBe('[EMAIL_1]');
+  });
+
+  it('keeps secrets out of stored upstream errors', async () => {
+    ollama.enqueue('/api/chat', { kind: 'error', status: 400, message: `cannot parse prompt: ${DATABASE_URL}` });
+    const error = await client.chat.completions
+      .create({ model: 'local-llama', messages: [{ role: 'user', content: DATABASE_URL }] })
+      .then(unexpectedSuccess, apiError);
+    const record = await adminGet(`/requests/${error.headers?.get('x-airlock-request-id')}`);
+    expect(record.errorMessage).toContain('[POSTGRES_URI]');
+    expect(record.errorMessage).not.toContain(PASSWORD);
+    expect(record.attempts[0].errorMessage).not.toContain(PASSWORD);
+  });
+
   it('scans embedding inputs', async () => {
     const blocked = await client.embeddings
       .create({ model: 'cloud-embed', input: ['fine', `password for ${DATABASE_URL}`] })
@@ -259,8 +301,10 @@ describe('guard on the OpenAI surface', () => {
     expect(blocked.status).toBe(403);
     expect(blocked.message).toContain('postgres_uri at input[1]');
 
-    await client.embeddings.create({ model: 'cloud-embed', input: `Customer ${EMAIL}` });
+    const { response } = await client.embeddings.create({ model: 'cloud-embed', input: `Customer ${EMAIL}` }).withResponse();
     expect(cloud.last.body.input).toBe('Customer [EMAIL_1]');
+    expect(response.headers.get('x-airlock-guard')).toBe('redact');
+    expect(response.headers.get('x-airlock-guard-findings')).toBe('email=1');
   });
 
   it('stores no value in the database, the key file or the logs', async () => {
@@ -324,7 +368,8 @@ describe('guard route_local', () => {
     const events = await fetch(`${routed.url}/airlock/api/guard/events?request_id=${response.headers.get('x-airlock-request-id')}`, {
       headers: { authorization: `Bearer ${routed.adminKey}` },
     }).then((r) => r.json() as Promise<{ data: Array<{ action: string; destination: string }> }>);
-    expect(events.data).toEqual([expect.objectContaining({ action: 'route_local', destination: 'local' })]);
+    const actions = events.data.map((event) => `${event.destination}:${event.action}`).sort();
+    expect(actions).toEqual(['cloud:route_local', 'local:allow']);
   });
 
   it('blocks when no local model exists', async () => {

@@ -58,6 +58,11 @@ describe('parts of an OpenAI chat body', () => {
       ['tools[0].function.parameters.properties.email.description', null, null, 'leaf text'],
       ['tools[0].function.parameters.required#key', null, null, 'required'],
       ['tools[0].function.parameters.required[0]', null, null, 'email'],
+      // The sweep adds the strings no format rule names.
+      ['messages[2].name', 2, 'user', 'alice'],
+      ['messages[2].content[1].image_url.url', 2, 'user', 'https://example.com/a.png'],
+      ['messages[3].tool_calls[0].function.name', 3, 'assistant', 'lookup'],
+      ['tools[0].function.name', null, null, 'lookup'],
     ]);
   });
 
@@ -71,7 +76,7 @@ describe('parts of an OpenAI chat body', () => {
     expect(body.messages[0].content).toBe('<system text>');
     expect(body.messages[1].content[0].text).toBe('<developer text>');
     expect(body.messages[2].content[0].text).toBe('<user text>');
-    expect(body.messages[2].content[1]).toEqual({ type: 'image_url', image_url: { url: 'https://example.com/a.png' } });
+    expect(body.messages[2].content[1]).toEqual({ type: 'image_url', image_url: { url: '<https://example.com/a.png>' } });
     expect(body.messages[3].tool_calls[0].function.arguments).toBe('<{"email":"alice@example.com"}>');
     expect(body.messages[4].content).toBe('<tool result text>');
     expect(body.messages[5].content[0].refusal).toBe('<refusal text>');
@@ -80,9 +85,31 @@ describe('parts of an OpenAI chat body', () => {
     expect(body.tools[0].function.parameters.required).toEqual(['<email>']);
   });
 
+  it('sweeps fields the rules do not name', () => {
+    const body = {
+      model: 'gpt-4o',
+      user: 'alice@example.com',
+      metadata: { owner: 'bob@example.org' },
+      stop: ['END', 'carol@example.net'],
+      prediction: { type: 'content', content: 'predicted text' },
+      response_format: { type: 'json_schema', json_schema: { name: 'reply', schema: { description: 'schema text' } } },
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }],
+    };
+    const texts = collectOpenAIChatParts(body).map((part) => [part.location.path, part.text]);
+    expect(texts).toEqual([
+      ['user', 'alice@example.com'],
+      ['metadata.owner', 'bob@example.org'],
+      ['stop[0]', 'END'],
+      ['stop[1]', 'carol@example.net'],
+      ['prediction.content', 'predicted text'],
+      ['response_format.json_schema.name', 'reply'],
+      ['response_format.json_schema.schema.description', 'schema text'],
+    ]);
+  });
+
   it('ignores malformed bodies', () => {
     expect(collectOpenAIChatParts(null)).toEqual([]);
-    expect(collectOpenAIChatParts({ messages: 'text', tools: {} })).toEqual([]);
+    expect(collectOpenAIChatParts({ messages: 5, tools: {} })).toEqual([]);
     expect(collectOpenAIChatParts({ messages: [null, 3, { role: 'user', content: 7 }] })).toEqual([]);
   });
 });
@@ -144,6 +171,8 @@ describe('parts of an Anthropic messages body', () => {
       ['tools[0].description', null, null, 'tool description'],
       ['tools[0].input_schema.type#key', null, null, 'type'],
       ['tools[0].input_schema.type', null, null, 'object'],
+      ['messages[1].content[3].name', 1, 'assistant', 'send'],
+      ['tools[0].name', null, null, 'send'],
     ]);
   });
 
@@ -216,7 +245,7 @@ describe('parts of an Anthropic messages body', () => {
     let input: unknown = 'alice@example.com';
     for (let depth = 0; depth < 50_000; depth++) input = [input];
     const body = { messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'n', input }] }] };
-    const parts = collectAnthropicMessagesParts(body);
+    const parts = collectAnthropicMessagesParts(body).filter((part) => part.location.path.includes('.input'));
     expect(parts).toHaveLength(1);
     expect(parts[0]!.text).toBe('alice@example.com');
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { ZodArray, ZodObject, ZodOptional, type z } from 'zod';
 import { createOrganizationDetector } from '../guard/detectors/organization';
 import { builtInDetectorTypes } from '../guard/guard';
 import { buildGuardSettings, type GuardSettings, type GuardSettingsFile } from '../guard/settings';
@@ -387,6 +387,19 @@ function unactedKeyWarnings(raw: Record<string, unknown>): string[] {
   return warnings;
 }
 
+/** Returns the keys the schema allows at `path`, or null when the path leads through a union or an open value. */
+function allowedKeysAt(path: readonly PropertyKey[]): string[] | null {
+  let schema: z.ZodType = configFileSchema;
+  for (const segment of [...path, null]) {
+    while (schema instanceof ZodOptional) schema = schema.unwrap() as z.ZodType;
+    if (segment === null) break;
+    if (schema instanceof ZodArray && typeof segment === 'number') schema = schema.element as z.ZodType;
+    else if (schema instanceof ZodObject && typeof segment === 'string' && segment in schema.shape) schema = schema.shape[segment] as z.ZodType;
+    else return null;
+  }
+  return schema instanceof ZodObject ? Object.keys(schema.shape) : null;
+}
+
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   let keyPath = '';
   let value: unknown = raw;
@@ -397,7 +410,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   if (value === undefined && issue.code === 'invalid_type') return `invalid config: ${keyPath} is required but missing`;
   if (issue.code === 'unrecognized_keys') {
     const where = keyPath === '' ? 'the top level' : keyPath;
-    return `invalid config: ${where} has unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}; check the spelling against the README's configuration reference`;
+    const allowed = allowedKeysAt(issue.path);
+    const fix = allowed === null ? "check the spelling against the README's configuration reference" : `allowed keys: ${allowed.join(', ')}`;
+    return `invalid config: ${where} has unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}; ${fix}`;
   }
   return `invalid config: ${keyPath || '(top level)'} is ${JSON.stringify(value)}: ${issue.message}`;
 }

@@ -11,7 +11,7 @@ import { createPhoneDetector, personalDetectors } from './detectors/personal/ind
 import { secretDetectors } from './detectors/secrets/index';
 import { createGuardEvent, type GuardAction, type GuardEvent } from './event';
 import { collectEmbeddingParts, collectParts, type TextPart } from './parts';
-import { redactParts, type RedactionMapping } from './redact';
+import { placeholderType, redactParts, type RedactionMapping } from './redact';
 import { createScanner, type Scanner } from './scanner';
 import { actionFor, type GuardSettings } from './settings';
 import type { Detector, Finding } from './types';
@@ -116,25 +116,30 @@ export class RequestScan {
   }
 
   /**
-   * Builds one event per finding with the action taken for it. `outcome` describes where the
-   * request went: the destination class that received it (or was last refused), whether the guard moved
-   * it to a local model, and whether the guard refused it everywhere.
+   * Builds one event per finding and destination class the request was checked for, with the
+   * action taken there. A request the guard refused everywhere records block for the findings
+   * that caused it.
    */
-  events(outcome: GuardOutcome): GuardEvent[] {
-    const events: GuardEvent[] = [];
-    this.forEachFinding((part, finding) => {
-      events.push(createGuardEvent(part, finding, this.outcomeAction(part, finding, outcome), this.hashKey));
-    });
+  events(outcome: GuardOutcome): Array<{ destination: DestinationClass; event: GuardEvent }> {
+    const events: Array<{ destination: DestinationClass; event: GuardEvent }> = [];
+    for (const destination of outcome.destinations) {
+      this.forEachFinding((part, finding) => {
+        const action = this.outcomeAction(part, finding, destination, outcome.blocked);
+        events.push({ destination, event: createGuardEvent(part, finding, action, this.hashKey) });
+      });
+    }
     return events;
   }
 
-  /** Returns the strongest action taken on any finding: block, route_local, redact or allow. */
+  /** Returns the strongest action taken on any finding at any destination: block, route_local, redact or allow. */
   strongestAction(outcome: GuardOutcome): GuardAction {
     let strongest: GuardAction = 'allow';
-    this.forEachFinding((part, finding) => {
-      const action = this.outcomeAction(part, finding, outcome);
-      if (ACTION_RANK[action] > ACTION_RANK[strongest]) strongest = action;
-    });
+    for (const destination of outcome.destinations) {
+      this.forEachFinding((part, finding) => {
+        const action = this.outcomeAction(part, finding, destination, outcome.blocked);
+        if (ACTION_RANK[action] > ACTION_RANK[strongest]) strongest = action;
+      });
+    }
     return strongest;
   }
 
@@ -147,11 +152,9 @@ export class RequestScan {
     return action === 'redact' && part.location.path.endsWith('.thinking') ? 'block' : action;
   }
 
-  private outcomeAction(part: TextPart, finding: Finding, outcome: GuardOutcome): GuardAction {
-    const here = this.actionAt(part, finding, outcome.destination);
-    if (outcome.blocked && (here === 'block' || here === 'route_local')) return 'block';
-    if (outcome.routedLocal && actionFor(this.settings, finding, 'cloud') === 'route_local') return 'route_local';
-    return here;
+  private outcomeAction(part: TextPart, finding: Finding, destination: DestinationClass, blocked: boolean): GuardAction {
+    const here = this.actionAt(part, finding, destination);
+    return blocked && here === 'route_local' ? 'block' : here;
   }
 
   private forEachFinding(visit: (part: TextPart, finding: Finding) => void): void {
@@ -161,9 +164,9 @@ export class RequestScan {
   }
 }
 
+/** Where a request went: the destination classes it was checked for, and whether the guard refused it everywhere. */
 export interface GuardOutcome {
-  destination: DestinationClass;
-  routedLocal: boolean;
+  destinations: DestinationClass[];
   blocked: boolean;
 }
 
@@ -205,6 +208,25 @@ export class Guard {
 
   get enabled(): boolean {
     return this.settings.enabled;
+  }
+
+  /**
+   * Returns `text` with each finding replaced by its type in brackets, such as `[POSTGRES_URI]`,
+   * for texts the gateway stores, like an upstream error message that quotes the prompt. The text
+   * is unchanged when the guard is off.
+   */
+  scrub(text: string): string {
+    if (!this.settings.enabled || text.length === 0) return text;
+    const findings = this.scanner.scan(text);
+    if (findings.length === 0) return text;
+    const pieces: string[] = [];
+    let cursor = 0;
+    for (const finding of findings) {
+      pieces.push(text.slice(cursor, finding.start), `[${placeholderType(finding.type)}]`);
+      cursor = finding.end;
+    }
+    pieces.push(text.slice(cursor));
+    return pieces.join('');
   }
 
   /** Scans every text part of a chat request body; null when the guard is off or nothing was found. */

@@ -76,12 +76,54 @@ interface Where {
   role: string | null;
 }
 
+/**
+ * Keys whose string values are identifiers, enumerations or binary payloads rather than text a
+ * person wrote, so the sweep over the rest of the body leaves them out. Base64 payloads (`data`,
+ * `file_data`, data: URLs) are large and hold no text to find.
+ */
+const NON_TEXT_KEYS: ReadonlySet<string> = new Set([
+  'model',
+  'role',
+  'type',
+  'id',
+  'tool_call_id',
+  'tool_use_id',
+  'signature',
+  'media_type',
+  'detail',
+  'encoding_format',
+  'format',
+  'data',
+  'file_data',
+  'cache_control',
+]);
+
 class PartCollector {
   readonly parts: TextPart[] = [];
+  /** Holder objects and keys already collected, which the sweep skips. */
+  private readonly covered = new WeakMap<object, Set<string>>();
+
+  cover(holder: JsonObject, key: string): void {
+    const keys = this.covered.get(holder) ?? new Set<string>();
+    keys.add(key);
+    this.covered.set(holder, keys);
+  }
+
+  isCovered(holder: JsonObject, key: string): boolean {
+    return this.covered.get(holder)?.has(key) === true;
+  }
+
+  /** Adds `array[index]` when it is a non-empty string that is not a data: URL. */
+  addArrayString(array: unknown[], index: number, path: string, where: Where): void {
+    const text = array[index];
+    if (typeof text !== 'string' || text.length === 0 || text.startsWith('data:')) return;
+    this.parts.push({ location: { path, ...where }, text, apply: (newText) => { array[index] = newText; } });
+  }
 
   /** Adds `holder[key]` when it is a non-empty string. */
   addString(holder: unknown, key: string, path: string, where: Where): void {
     if (!isObject(holder)) return;
+    this.cover(holder, key);
     const text = holder[key];
     if (typeof text !== 'string' || text.length === 0) return;
     this.parts.push({
@@ -94,6 +136,7 @@ class PartCollector {
   /** Adds the string leaves, number leaves and object keys of the JSON value at `holder[key]`. */
   addJson(holder: unknown, key: string, path: string, where: Where): void {
     if (!isObject(holder) || !(key in holder)) return;
+    this.cover(holder, key);
     const location = (leafPath: string): PartLocation => ({ path: leafPath, ...where });
 
     // An explicit stack in place of recursion: a deeply nested value must not overflow the call
@@ -141,6 +184,60 @@ class PartCollector {
       }
     }
   }
+}
+
+/**
+ * Adds every string in `value` that no format rule collected, so fields the rules do not name
+ * (a message's `name`, `user`, `metadata`, `stop`, `response_format`, `prediction`, image URLs,
+ * fields added to the APIs later) are scanned too. Keys in NON_TEXT_KEYS and data: URLs are left
+ * out, and so are object keys and numbers.
+ */
+function sweep(collector: PartCollector, value: unknown, path: string, where: Where): void {
+  // Array elements go through the stack as array and index, so strings keep document order.
+  type Item = { value: unknown; path: string; array?: unknown[]; index?: number };
+  const stack: Item[] = [{ value, path }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    const current = item.value;
+    if (typeof current === 'string' && item.array !== undefined) {
+      collector.addArrayString(item.array, item.index!, item.path, where);
+    } else if (Array.isArray(current)) {
+      for (let index = current.length - 1; index >= 0; index--) {
+        stack.push({ value: current[index], path: `${item.path}[${index}]`, array: current, index });
+      }
+    } else if (isObject(current)) {
+      const keys = Object.keys(current);
+      for (let position = keys.length - 1; position >= 0; position--) {
+        const key = keys[position]!;
+        if (NON_TEXT_KEYS.has(key) || collector.isCovered(current, key)) continue;
+        const childPath = `${item.path}${keySegment(key, position)}`;
+        const child = current[key];
+        if (typeof child === 'string') {
+          if (!child.startsWith('data:')) collector.addString(current, key, childPath, where);
+        } else {
+          stack.push({ value: child, path: childPath });
+        }
+      }
+    }
+  }
+}
+
+/** Sweeps the body: each message with its index and role, then the other top-level fields. */
+function sweepBody(collector: PartCollector, body: JsonObject): void {
+  const keys = Object.keys(body);
+  keys.forEach((key, position) => {
+    if (NON_TEXT_KEYS.has(key) || collector.isCovered(body, key)) return;
+    if (key === 'messages' && Array.isArray(body.messages)) {
+      body.messages.forEach((message, messageIndex) => {
+        if (isObject(message)) sweep(collector, message, `messages[${messageIndex}]`, { messageIndex, role: roleOf(message) });
+      });
+      return;
+    }
+    const value = body[key];
+    const path = keySegment(key, position).replace(/^\./, '');
+    if (typeof value === 'string') collector.addString(body, key, path, TOOL_DEFINITION);
+    else sweep(collector, value, path, TOOL_DEFINITION);
+  });
 }
 
 function roleOf(message: JsonObject): string | null {
@@ -195,6 +292,7 @@ export function collectOpenAIChatParts(body: unknown): TextPart[] {
       collector.addJson(definition, 'parameters', `functions[${index}].parameters`, TOOL_DEFINITION);
     });
   }
+  sweepBody(collector, body);
   return collector.parts;
 }
 
@@ -270,6 +368,7 @@ export function collectAnthropicMessagesParts(body: unknown): TextPart[] {
       collector.addJson(tool, 'input_schema', `tools[${toolIndex}].input_schema`, TOOL_DEFINITION);
     });
   }
+  sweepBody(collector, body);
   return collector.parts;
 }
 
@@ -279,14 +378,13 @@ export function collectEmbeddingParts(body: unknown): TextPart[] {
   if (!isObject(body)) return collector.parts;
   const where: Where = { messageIndex: null, role: 'user' };
   const input = body.input;
-  if (!Array.isArray(input)) {
+  if (Array.isArray(input)) {
+    input.forEach((_item, index) => collector.addArrayString(input, index, `input[${index}]`, where));
+    collector.cover(body, 'input');
+  } else {
     collector.addString(body, 'input', 'input', where);
-    return collector.parts;
   }
-  input.forEach((item, index) => {
-    if (typeof item !== 'string' || item.length === 0) return;
-    collector.parts.push({ location: { path: `input[${index}]`, ...where }, text: item, apply: (newText) => { input[index] = newText; } });
-  });
+  sweepBody(collector, body);
   return collector.parts;
 }
 

@@ -42,7 +42,13 @@ export const guardSettingsSchema = z.strictObject({
   /** ISO 3166-1 regions whose national phone formats are recognised without a +country code. */
   phone_regions: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as US or VN')).min(1).optional(),
   /** Organisation rules: a regex or a word list each; the rule name is the finding's type. */
-  rules: z.array(z.union([patternRuleSchema, wordRuleSchema])).optional(),
+  rules: z
+    .array(
+      z.union([patternRuleSchema, wordRuleSchema], {
+        error: 'each rule needs a name and either regex (with optional flags) or words, not both',
+      }),
+    )
+    .optional(),
 });
 
 export type GuardSettingsFile = z.infer<typeof guardSettingsSchema>;

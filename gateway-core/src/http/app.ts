@@ -7,7 +7,8 @@ import { handleCountTokens } from '../pipeline/count-tokens';
 import { handleEmbeddings } from '../pipeline/embeddings';
 import type { ChatSurface, ErrorSurface } from '../pipeline/surface';
 import { guardOutcome } from '../pipeline/guard-step';
-import type { AuditStore } from '../storage/audit';
+import type { Guard } from '../guard/guard';
+import type { AuditRecord, AuditStore } from '../storage/audit';
 import type { GuardEventStore } from '../storage/guard-events';
 import type { KeyStore } from '../storage/keys';
 import { authenticate } from './auth';
@@ -198,13 +199,26 @@ function renderFailure(ctx: RequestContext, surface: ErrorSurface, error: unknow
   res.end(text);
 }
 
+/**
+ * Returns the record with secrets and personal data in its error messages replaced by their
+ * types, since an upstream error may quote the prompt, which the audit log must not store.
+ */
+function scrubbedRecord(guard: Guard, record: AuditRecord): AuditRecord {
+  const scrub = (text: string | null): string | null => (text === null ? null : guard.scrub(text));
+  return {
+    ...record,
+    errorMessage: scrub(record.errorMessage),
+    attempts: record.attempts.map((attempt) => ({ ...attempt, errorMessage: scrub(attempt.errorMessage) })),
+  };
+}
+
 /** Step 8: one audit record, its guard events and one log line per request. */
 function finishRequest(deps: AppDependencies, ctx: RequestContext): void {
   const outcome = guardOutcome(ctx);
   try {
     if (outcome !== null) ctx.guardAction = ctx.guardScan!.strongestAction(outcome);
-    deps.audit.write(ctx.toAuditRecord());
-    if (outcome !== null) deps.guardEvents.write(ctx.id, ctx.createdAt, outcome.destination, ctx.guardScan!.events(outcome));
+    deps.audit.write(scrubbedRecord(deps.guard, ctx.toAuditRecord()));
+    if (outcome !== null) deps.guardEvents.write(ctx.id, ctx.createdAt, ctx.guardScan!.events(outcome));
   } catch (error) {
     ctx.log.error({ err: error }, 'failed to write the audit record or its guard events');
   }

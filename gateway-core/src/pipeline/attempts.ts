@@ -103,6 +103,9 @@ export async function runAttempts<T>(
   let lastDeployment: Deployment | null = null;
   let special: string[] | null = null;
   let limitedDeployments = 0;
+  // The last real call that failed, so a refusal that ends the loop can say what happened before it.
+  let lastCallFailure: string | null = null;
+  let lastRefusal: GatewayError | null = null;
 
   // The reason for moving on is written when the next candidate is reached, once per failure.
   const explainLastFailure = (): void => {
@@ -128,6 +131,7 @@ export async function runAttempts<T>(
         ctx.routeReasons.push(`${deployment.id} skipped: ${refusal.kind.replace('_', ' ')}`);
         recordAttempt(ctx, deployment, null, refusal.kind, refusal.message, 0);
         lastError = refusal;
+        lastRefusal = refusal;
         continue;
       }
       if (router.health.isCoolingDown(deployment.id) && othersLeft) {
@@ -141,6 +145,7 @@ export async function runAttempts<T>(
       if ('value' in outcome) return outcome;
       lastError = outcome.error;
       lastDeployment = deployment;
+      lastCallFailure = `${deployment.id} ${describeFailure(outcome.error, deployment)}`;
       const failure = classifyFailure(outcome.error);
       if (outcome.error instanceof ClientDisconnected) throw outcome.error;
       if (failure === 'context_window') {
@@ -189,6 +194,12 @@ export async function runAttempts<T>(
       `Every deployment of '${plan.alias}' is at its rpm/tpm limit for this minute; retry shortly or raise litellm_params.rpm / tpm.`,
       { headers: { 'retry-after': '1' } },
     );
+  }
+  // tryList assigns these, which TypeScript's narrowing does not see.
+  const refusal = lastRefusal as GatewayError | null;
+  const callFailure = lastCallFailure as string | null;
+  if (refusal !== null && lastError === refusal && callFailure !== null) {
+    throw new GatewayError(refusal.kind, `${refusal.message} Before that, ${callFailure}.`, { headers: refusal.headers });
   }
   throw lastError ?? new GatewayError('internal', 'no candidate deployment to try');
 }

@@ -60,9 +60,9 @@ export async function handleChat(
     ctx.guardRoutedLocal = narrowed.changed;
   }
   const admit: Admission = (deployment) => {
-    const refusal = scan === null ? null : guardRefusal(scan, deployment);
-    if (refusal !== null) ctx.guardRefusedAt = deployment.destination;
-    return refusal;
+    if (scan === null) return null;
+    ctx.guardDestinations.add(deployment.destination);
+    return guardRefusal(scan, deployment);
   };
   const variants = new Map<DestinationClass, AttemptRequest>();
   const requestFor: AttemptRequests = (destination) => attemptRequestFor(surface, request, scan, variants, destination);

@@ -45,8 +45,8 @@ export class RequestContext {
   guardScan: RequestScan | null = null;
   /** Whether the guard narrowed the candidates to local deployments (route_local). */
   guardRoutedLocal = false;
-  /** The destination class of the last deployment the guard refused, if any. */
-  guardRefusedAt: DestinationClass | null = null;
+  /** The destination classes of the deployments the guard checked, refused or not. */
+  readonly guardDestinations = new Set<DestinationClass>();
   /** The strongest guard action, filled in when the request finishes. */
   guardAction: string | null = null;
 

@@ -3,7 +3,7 @@ import { embeddingRequestSchema, validateBody } from '../formats/openai-chat/sch
 import { GatewayError } from '../errors';
 import { runAttempts, type Admission } from './attempts';
 import type { ChatDependencies } from './chat';
-import { writeJson } from './chat';
+import { setRouteHeaders, writeJson } from './chat';
 import type { RequestContext } from './context';
 import { guardRefusal, routeLocalPlan } from './guard-step';
 import { settleUsage } from './settle';
@@ -27,9 +27,9 @@ export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestConte
     ctx.guardRoutedLocal = narrowed.changed;
   }
   const admit: Admission = (deployment) => {
-    const refusal = scan === null ? null : guardRefusal(scan, deployment);
-    if (refusal !== null) ctx.guardRefusedAt = deployment.destination;
-    return refusal;
+    if (scan === null) return null;
+    ctx.guardDestinations.add(deployment.destination);
+    return guardRefusal(scan, deployment);
   };
   const encodingFormat = body.encoding_format ?? 'float';
 
@@ -54,5 +54,6 @@ export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestConte
   );
   call.finish();
   settleUsage(ctx, deployment, value.usage, value.rawUsage);
+  setRouteHeaders(res, ctx, deployment);
   writeJson(ctx, res, 200, value.body);
 }

@@ -128,9 +128,11 @@ export function attemptRequestFor(
 /** Returns where the request ended up, for guard events and headers; null when nothing was scanned or found. */
 export function guardOutcome(ctx: RequestContext): GuardOutcome | null {
   if (ctx.guardScan === null) return null;
-  const blocked = ctx.errorKind === 'guard_blocked';
-  const destination = blocked ? (ctx.guardRefusedAt ?? 'cloud') : (ctx.deployment?.destination ?? ctx.guardRefusedAt ?? 'cloud');
-  return { destination, blocked, routedLocal: ctx.guardRoutedLocal };
+  const destinations = new Set(ctx.guardDestinations);
+  // The route_local decision was made for the cloud deployments the plan had before narrowing.
+  if (ctx.guardRoutedLocal) destinations.add('cloud');
+  if (destinations.size === 0) destinations.add(ctx.deployment?.destination ?? 'cloud');
+  return { destinations: [...destinations].sort(), blocked: ctx.errorKind === 'guard_blocked' };
 }
 
 /**

@@ -59,8 +59,8 @@ export class GuardEventStore {
     const insert = db.prepare(`INSERT INTO guard_events (request_id, created_at, type, category, action, destination, path,
       message_index, offset, length, value_hash) VALUES (@request_id, @created_at, @type, @category, @action, @destination,
       @path, @message_index, @offset, @length, @value_hash)`);
-    this.insertAll = db.transaction((requestId: string, createdAt: number, destination: DestinationClass, events: readonly GuardEvent[]) => {
-      for (const event of events) {
+    this.insertAll = db.transaction((requestId: string, createdAt: number, events: ReadonlyArray<{ destination: DestinationClass; event: GuardEvent }>) => {
+      for (const { destination, event } of events) {
         insert.run({
           request_id: requestId,
           created_at: createdAt,
@@ -78,8 +78,9 @@ export class GuardEventStore {
     });
   }
 
-  write(requestId: string, createdAt: number, destination: DestinationClass, events: readonly GuardEvent[]): void {
-    if (events.length > 0) this.insertAll(requestId, createdAt, destination, events);
+  /** Stores the events of one request in one transaction. */
+  write(requestId: string, createdAt: number, events: ReadonlyArray<{ destination: DestinationClass; event: GuardEvent }>): void {
+    if (events.length > 0) this.insertAll(requestId, createdAt, events);
   }
 
   /** Events matching every given filter, newest first. */

@@ -11,8 +11,8 @@ CREATE TABLE guard_events (
   type TEXT NOT NULL,
   category TEXT NOT NULL CHECK (category IN ('secret', 'personal', 'organization')),
   action TEXT NOT NULL CHECK (action IN ('block', 'redact', 'route_local', 'allow')),
-  -- The destination class the action was decided for: the deployment that served the request,
-  -- or the last one the request was refused for.
+  -- The destination class the action was decided for; a request checked for both classes has
+  -- one event per finding and class.
   destination TEXT NOT NULL CHECK (destination IN ('local', 'cloud')),
   path TEXT NOT NULL,
   message_index INTEGER,
