@@ -5,6 +5,7 @@ import { sql as initial } from './migrations/0001-initial';
 import { sql as routeReason } from './migrations/0002-route-reason';
 import { sql as keyOwner } from './migrations/0003-key-owner';
 import { sql as guardEvents } from './migrations/0004-guard-events';
+import { sql as governance } from './migrations/0005-governance';
 
 export type SqliteDatabase = Database.Database;
 
@@ -14,6 +15,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   { version: 2, name: 'route-reason', sql: routeReason },
   { version: 3, name: 'key-owner', sql: keyOwner },
   { version: 4, name: 'guard-events', sql: guardEvents },
+  { version: 5, name: 'governance', sql: governance },
 ];
 
 export const databaseFileName = 'airlock.db';
