@@ -16,6 +16,7 @@ export type ErrorKind =
   | 'not_found'
   | 'request_too_large'
   | 'rate_limited'
+  | 'budget_exceeded'
   | 'upstream_bad_request'
   | 'upstream_auth'
   | 'upstream_not_found'
@@ -47,6 +48,7 @@ const defaultStatus: Record<ErrorKind, number> = {
   not_found: 404,
   request_too_large: 413,
   rate_limited: 429,
+  budget_exceeded: 429,
   upstream_bad_request: 400,
   upstream_auth: 502,
   upstream_not_found: 404,

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from './config/load';
+import { createGovernance, type Governance } from './governance/governance';
 import { Guard } from './guard/guard';
 import { createApp } from './http/app';
 import { isLoopbackHost } from './http/security';
@@ -37,6 +38,7 @@ export interface Gateway {
   keys: KeyStore;
   audit: AuditStore;
   guardEvents: GuardEventStore;
+  governance: Governance;
   /** Stop accepting connections, drain in-flight requests, then close the database. */
   close(): Promise<void>;
 }
@@ -53,8 +55,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const audit = new AuditStore(db);
   const guardEvents = new GuardEventStore(db);
   let guard: Guard;
+  let governance: Governance;
   try {
     guard = new Guard(config.guard, options.guardHashKey ?? loadGuardHashKey(config.server.dataDir));
+    governance = createGovernance(db, {
+      isKnownAlias: (alias) => config.aliases.has(alias),
+      logger: logger.child({ component: 'governance' }),
+      onEvent: (event) => log.info({ budgetEvent: event }, 'budget event'),
+    });
+    const sync = governance.applyConfig(config.governance);
+    for (const warning of sync.warnings) log.warn(warning);
+    governance.admission.warm();
   } catch (error) {
     db.close();
     throw error;
@@ -74,6 +85,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     router,
     providers: new ProviderRegistry([new OpenAIProvider(), new AnthropicProvider(), new OllamaProvider()]),
     guard,
+    governance,
     keys,
     audit,
     guardEvents,
@@ -119,11 +131,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (inFlight.count > 0) log.warn({ inFlight: inFlight.count }, 'drain timed out; closing open connections');
       server.closeAllConnections();
       await closed;
+      governance.ledger.flushPending();
       db.close();
       log.info('gateway stopped');
     })();
     return closing;
   };
 
-  return { url, port, generatedAdminKey, keys, audit, guardEvents, close };
+  return { url, port, generatedAdminKey, keys, audit, guardEvents, governance, close };
 }

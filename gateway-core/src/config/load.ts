@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ZodArray, ZodObject, ZodOptional, type z } from 'zod';
+import type { GovernanceConfig } from '../governance/config-schema';
 import { createOrganizationDetector } from '../guard/detectors/organization';
 import { builtInDetectorTypes } from '../guard/guard';
 import { buildGuardSettings, type GuardSettings, type GuardSettingsFile } from '../guard/settings';
@@ -60,6 +61,8 @@ export interface GatewayConfig {
   policy: CompiledPolicy | null;
   /** What the guard scans for and does per destination class. */
   guard: GuardSettings;
+  /** airlock.governance as parsed, applied to the database at start; undefined when the file has none. */
+  governance: GovernanceConfig | undefined;
   /** The master key (admin), when the config sets one. */
   masterKey: string | null;
   /** Start-up warnings, each naming a key; logged by the host. */
@@ -180,7 +183,7 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
     allowedHosts: (airlock.allowed_hosts ?? []).map((host) => host.toLowerCase()),
     logLevel: airlock.log_level ?? 'info',
   };
-  return { server, deployments, aliases, groupAliases, router, policy, guard, masterKey, warnings, path };
+  return { server, deployments, aliases, groupAliases, router, policy, guard, governance: file.airlock?.governance, masterKey, warnings, path };
 }
 
 /** Validate airlock.guard: action names, organisation rules (compiled once here) and local_model. */

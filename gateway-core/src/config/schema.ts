@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { governanceSchema } from '../governance/config-schema';
 import { guardSettingsSchema } from '../guard/settings';
 
 /**
@@ -84,6 +85,8 @@ export const airlockSettingsSchema = z.strictObject({
   routing: z.unknown().optional(),
   /** Guard actions per destination class, organisation rules and detector settings. */
   guard: guardSettingsSchema.optional(),
+  /** Organisation, teams, users and budgets. */
+  governance: governanceSchema.optional(),
 });
 
 export const configFileSchema = z.looseObject({
@@ -186,6 +189,7 @@ export const actedKeys: ReadonlyArray<string> = [
   'airlock.log_level',
   'airlock.routing',
   'airlock.guard',
+  'airlock.governance',
 ];
 
 /** Acted keys whose children are names or values, not settings, so the warning pass stops there. */
@@ -196,6 +200,7 @@ export const opaqueKeys: ReadonlySet<string> = new Set([
   'router_settings.content_policy_fallbacks',
   'airlock.routing',
   'airlock.guard',
+  'airlock.governance',
   'airlock.allowed_origins',
   'airlock.allowed_hosts',
 ]);

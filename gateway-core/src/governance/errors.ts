@@ -27,15 +27,13 @@ export interface BudgetBreach {
 /**
  * A budget with the block action does not admit the request: HTTP 429 with x-should-retry:
  * false, because retrying cannot succeed before the reset.
- * TODO: the wire type must be budget_exceeded; until ErrorKind and both error renderers have
- * that kind, this renders as rate_limited.
  */
 export class BudgetExceededError extends GatewayError {
   readonly code = 'budget_exceeded';
   readonly breach: BudgetBreach;
 
   constructor(breach: BudgetBreach) {
-    super('rate_limited', budgetMessage(breach), { status: 429, headers: { 'x-should-retry': 'false' } });
+    super('budget_exceeded', budgetMessage(breach), { status: 429, headers: { 'x-should-retry': 'false' } });
     this.name = 'BudgetExceededError';
     this.breach = breach;
   }

@@ -139,6 +139,7 @@ export function createApp(deps: AppDependencies): express.Express {
       audit: deps.audit,
       guardEvents: deps.guardEvents,
       guardSettings: deps.guard.settings,
+      governance: deps.governance,
       router: deps.router,
       maxBodyBytes: deps.maxBodyBytes,
     }),);

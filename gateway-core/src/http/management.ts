@@ -6,6 +6,8 @@ import type { GuardEventStore } from '../storage/guard-events';
 import type { KeyStore, Principal } from '../storage/keys';
 import { authenticate, requireAdmin } from './auth';
 import { readJsonBody } from './body';
+import type { Governance } from '../governance/governance';
+import { addGovernanceRoutes } from './management-governance';
 import { addGuardRoutes } from './management-guard';
 import { queryLimit, queryText, queryTime } from './query';
 import type { Router } from '../pipeline/router';
@@ -16,6 +18,7 @@ export interface ManagementDependencies {
   audit: AuditStore;
   guardEvents: GuardEventStore;
   guardSettings: GuardSettings;
+  governance: Governance;
   router: Router;
   maxBodyBytes: number;
 }
@@ -51,8 +54,10 @@ export function managementRouter(deps: ManagementDependencies): express.Router {
         throw new GatewayError('invalid_value', "'role' must be \"user\" or \"admin\".", { param: 'role' });
       }
       const owner = { userId: optionalName(body.user, 'user'), teamId: optionalName(body.team, 'team') };
+      const limits = { rpmLimit: optionalLimit(body.rpm_limit, 'rpm_limit'), tpmLimit: optionalLimit(body.tpm_limit, 'tpm_limit') };
       const { record, key } = deps.keys.create(name.trim(), role, owner);
-      res.status(201).json({ ...keyJson(record), key });
+      if (limits.rpmLimit !== null || limits.tpmLimit !== null) deps.governance.keys.setKeyLimits(record.id, limits);
+      res.status(201).json({ ...keyJson(record), rpm_limit: limits.rpmLimit, tpm_limit: limits.tpmLimit, key });
     }),
   );
 
@@ -61,6 +66,26 @@ export function managementRouter(deps: ManagementDependencies): express.Router {
     route((_req, res, principal) => {
       requireAdmin(principal);
       res.json({ object: 'list', data: deps.keys.all().map(keyJson) });
+    }),
+  );
+
+  router.patch(
+    '/keys/:id',
+    route(async (req, res, principal) => {
+      requireAdmin(principal);
+      const id = String(req.params.id);
+      const body = (await readJsonBody(req, deps.maxBodyBytes)) as Record<string, unknown>;
+      const unknown = Object.keys(body).filter((field) => field !== 'rpm_limit' && field !== 'tpm_limit');
+      if (unknown.length > 0) {
+        throw new GatewayError('invalid_value', `Unknown field '${unknown[0]}': a key's rpm_limit and tpm_limit can be changed.`, { param: unknown[0]! });
+      }
+      const current = deps.governance.keys.keyLimits(id);
+      const limits = {
+        rpmLimit: 'rpm_limit' in body ? optionalLimit(body.rpm_limit, 'rpm_limit') : current.rpm,
+        tpmLimit: 'tpm_limit' in body ? optionalLimit(body.tpm_limit, 'tpm_limit') : current.tpm,
+      };
+      deps.governance.keys.setKeyLimits(id, limits);
+      res.json({ id, rpm_limit: limits.rpmLimit, tpm_limit: limits.tpmLimit });
     }),
   );
 
@@ -121,6 +146,7 @@ export function managementRouter(deps: ManagementDependencies): express.Router {
   );
 
   addGuardRoutes(router, route, deps);
+  addGovernanceRoutes(router, route, deps);
   return router;
 }
 
@@ -135,6 +161,15 @@ function keyJson(record: ReturnType<KeyStore['all']>[number]): Record<string, un
     created_at: new Date(record.createdAt).toISOString(),
     revoked_at: record.revokedAt === null ? null : new Date(record.revokedAt).toISOString(),
   };
+}
+
+/** A per-minute limit from a request body: absent or null for no limit, else a whole number of at least 1. */
+function optionalLimit(value: unknown, field: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new GatewayError('invalid_value', `'${field}' must be a whole number of at least 1, or null for no limit.`, { param: field });
+  }
+  return value;
 }
 
 /** A user or team name from a request body: absent, or a short string of letters, digits, . _ @ and -. */

@@ -77,11 +77,15 @@ export interface AttemptOutcome<T> {
 type Attempt<T> = (deployment: Deployment, call: AttemptCall) => Promise<T>;
 
 /**
- * Checks a deployment before it is called: returns the error that keeps the request away from
- * it (the guard refusing its destination class), or null. A refused deployment is skipped
- * without a call, and the error is the request's error when no later candidate answers.
+ * The result of checking a deployment before it is called: null to call it; an error that keeps
+ * the request away from it (the guard refusing its destination class, a budget that blocks),
+ * which skips it without a call and is the request's error when no later candidate answers; or a
+ * redirect to another model name (a budget that downgrades), whose deployments are tried in its
+ * place.
  */
-export type Admission = (deployment: Deployment) => GatewayError | null;
+export type AdmissionVerdict = GatewayError | { redirect: string; reason: string } | null;
+
+export type Admission = (deployment: Deployment) => AdmissionVerdict;
 
 /**
  * The attempt loop (step 6): the plan's deployments in order, then up to num_retries more rounds
@@ -125,7 +129,17 @@ export async function runAttempts<T>(
         limitedDeployments += 1;
         continue;
       }
-      const refusal = admit(deployment);
+      const verdict = admit(deployment);
+      if (verdict !== null && !(verdict instanceof GatewayError)) {
+        explainLastFailure();
+        ctx.routeReasons.push(verdict.reason);
+        const { ordered } = router.candidates(verdict.redirect, request);
+        const redirected = await tryList(ordered, () => i < deployments.length - 1 || laterCandidates());
+        if (redirected) return redirected;
+        if (special !== null) return null;
+        continue;
+      }
+      const refusal = verdict;
       if (refusal !== null) {
         explainLastFailure();
         ctx.routeReasons.push(`${deployment.id} skipped: ${refusal.kind.replace('_', ' ')}`);

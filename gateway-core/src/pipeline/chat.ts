@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { ClientDisconnected, GatewayError, UpstreamError } from '../errors';
 import { eventCarriesContent, type CanonicalStreamEvent } from '../formats/canonical';
+import type { Governance } from '../governance/governance';
 import type { Guard } from '../guard/guard';
 import { restoreResponseBody, restoringStream } from '../guard/restore';
 import type { DestinationClass } from '../models/table';
@@ -9,6 +10,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
 import { runAttempts, type Admission, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
+import { BudgetGate, detectPromptCaching, requestedOutputLimit } from './budget-step';
 import { attemptRequestFor, guardRefusal, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
 import type { Router } from './router';
 import { estimateUsage, settleUsage } from './settle';
@@ -20,6 +22,7 @@ export interface ChatDependencies {
   router: Router;
   providers: ProviderRegistry;
   guard: Guard;
+  governance: Governance;
 }
 
 /** The request as each destination class receives it; redacted copies are made once per class. */
@@ -50,6 +53,31 @@ export async function handleChat(
   ctx.stream = request.stream;
   const forwarded = surface.forwardedHeaders(requestHeaders);
   const routeRequest = { mode: 'chat' as const, stream: request.stream, estimatedTokens: Math.ceil(request.promptText().length / 4) };
+  const gate = new BudgetGate(deps.governance, deps.router, ctx, {
+    requestedModel: request.alias,
+    promptText: () => request.promptText(),
+    maxOutputTokens: requestedOutputLimit(request.body),
+    promptCaching: detectPromptCaching(surface.format, request.body),
+  });
+  gate.acquireRateLimit(routeRequest.estimatedTokens);
+  try {
+    await runChat(deps, ctx, surface, request, res, forwarded, routeRequest, gate);
+  } finally {
+    // Settles what a finished attempt used, or releases the reservation of a failed one.
+    gate.settle(ctx.usage === null ? null : ctx.deployment);
+  }
+}
+
+async function runChat(
+  deps: ChatDependencies,
+  ctx: RequestContext,
+  surface: ChatSurface,
+  request: ParsedChatRequest,
+  res: ServerResponse,
+  forwarded: Record<string, string>,
+  routeRequest: { mode: 'chat'; stream: boolean; estimatedTokens: number },
+  gate: BudgetGate,
+): Promise<void> {
   let plan = deps.router.plan({ ...routeRequest, requested: request.alias, routingInput: () => routingInput(ctx, request) });
 
   const scan = deps.guard.scanRequest(surface.format, request.body);
@@ -59,10 +87,14 @@ export async function handleChat(
     plan = narrowed.plan;
     ctx.guardRoutedLocal = narrowed.changed;
   }
+  // The guard decides first, so a budget never reserves for a deployment the guard refuses.
   const admit: Admission = (deployment) => {
-    if (scan === null) return null;
-    ctx.guardDestinations.add(deployment.destination);
-    return guardRefusal(scan, deployment);
+    if (scan !== null) {
+      ctx.guardDestinations.add(deployment.destination);
+      const refusal = guardRefusal(scan, deployment);
+      if (refusal !== null) return refusal;
+    }
+    return gate.admit(deployment);
   };
   const variants = new Map<DestinationClass, AttemptRequest>();
   const requestFor: AttemptRequests = (destination) => attemptRequestFor(surface, request, scan, variants, destination);
@@ -79,6 +111,8 @@ export async function handleChat(
     call.finish();
     settleUsage(ctx, deployment, value.usage ?? estimateUsage(request.promptText(), ''), value.rawUsage);
     recordDeploymentTokens(deps, deployment, ctx, routeRequest.estimatedTokens);
+    // The spend is written before the client gets the response, so a crash cannot lose it.
+    gate.settle(deployment);
     setRouteHeaders(res, ctx, deployment);
     setEmulatedHeader(res, value.emulated);
     ctx.markFirstToken();
@@ -308,6 +342,7 @@ export function setRouteReasonHeaders(res: ServerResponse, ctx: RequestContext):
   setGuardHeaders(res, ctx);
   if (ctx.routeReasons.length > 0) res.setHeader('x-airlock-route-reason', asciiHeader(ctx.routeReasons.join('; ')));
   if (ctx.fallbackFrom !== null) res.setHeader('x-airlock-fallback-from', asciiHeader(ctx.fallbackFrom));
+  if (ctx.budgetDowngradedFrom !== null) res.setHeader('x-airlock-budget-downgraded-from', asciiHeader(ctx.budgetDowngradedFrom));
 }
 
 /**

@@ -47,6 +47,8 @@ export class RequestContext {
   guardRoutedLocal = false;
   /** The destination classes of the deployments the guard checked, refused or not. */
   readonly guardDestinations = new Set<DestinationClass>();
+  /** The model name a budget's downgrade action moved the request away from. */
+  budgetDowngradedFrom: string | null = null;
   /** The strongest guard action, filled in when the request finishes. */
   guardAction: string | null = null;
 

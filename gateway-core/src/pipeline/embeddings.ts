@@ -1,5 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { embeddingRequestSchema, validateBody } from '../formats/openai-chat/schema';
+import { embeddingRequestSchema, validateBody, type EmbeddingRequestBody } from '../formats/openai-chat/schema';
+import type { RequestScan } from '../guard/guard';
+import { BudgetGate } from './budget-step';
+import type { RoutePlan } from './router';
 import { GatewayError } from '../errors';
 import { runAttempts, type Admission } from './attempts';
 import type { ChatDependencies } from './chat';
@@ -26,14 +29,46 @@ export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestConte
     plan = narrowed.plan;
     ctx.guardRoutedLocal = narrowed.changed;
   }
+  const inputText = typeof body.input === 'string' ? body.input : body.input.every((item) => typeof item === 'string') ? body.input.join('\n') : '';
+  const gate = new BudgetGate(deps.governance, deps.router, ctx, {
+    requestedModel: body.model,
+    promptText: () => inputText,
+    // Embeddings have no output tokens.
+    maxOutputTokens: 0,
+    promptCaching: 'none',
+  });
+  gate.acquireRateLimit(Math.ceil(inputText.length / 4));
   const admit: Admission = (deployment) => {
-    if (scan === null) return null;
-    ctx.guardDestinations.add(deployment.destination);
-    return guardRefusal(scan, deployment);
+    if (scan !== null) {
+      ctx.guardDestinations.add(deployment.destination);
+      const refusal = guardRefusal(scan, deployment);
+      if (refusal !== null) return refusal;
+    }
+    return gate.admit(deployment);
   };
   const encodingFormat = body.encoding_format ?? 'float';
 
-  const { value, deployment, call } = await runAttempts(
+  try {
+    await embed(deps, ctx, res, { body, raw, plan, routeRequest, scan, admit, encodingFormat, gate });
+  } finally {
+    gate.settle(ctx.usage === null ? null : ctx.deployment);
+  }
+}
+
+interface EmbeddingCall {
+  body: EmbeddingRequestBody;
+  raw: unknown;
+  plan: RoutePlan;
+  routeRequest: { mode: 'embedding'; stream: boolean; estimatedTokens: number };
+  scan: RequestScan | null;
+  admit: Admission;
+  encodingFormat: 'float' | 'base64';
+  gate: BudgetGate;
+}
+
+async function embed(deps: ChatDependencies, ctx: RequestContext, res: ServerResponse, call: EmbeddingCall): Promise<void> {
+  const { body, raw, plan, routeRequest, scan, admit, encodingFormat, gate } = call;
+  const { value, deployment, call: attempt } = await runAttempts(
     ctx,
     deps.router,
     plan,
@@ -52,8 +87,9 @@ export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestConte
     },
     admit,
   );
-  call.finish();
+  attempt.finish();
   settleUsage(ctx, deployment, value.usage, value.rawUsage);
+  gate.settle(deployment);
   setRouteHeaders(res, ctx, deployment);
   writeJson(ctx, res, 200, value.body);
 }

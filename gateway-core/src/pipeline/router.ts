@@ -70,7 +70,7 @@ export class Router {
   private readonly exact = new Map<string, Deployment[]>();
   private readonly patterns: Pattern[] = [];
   private readonly groupAliases: Map<string, { target: string; hidden: boolean }>;
-  private readonly policy: CompiledPolicy | null;
+  readonly policy: CompiledPolicy | null;
   /** Deployments made concrete for one requested id of a wildcard entry. */
   private readonly concrete = new Map<string, Deployment>();
 

@@ -24,6 +24,7 @@ const anthropicErrorType: Record<ErrorKind, string> = {
   not_found: 'not_found_error',
   request_too_large: 'request_too_large',
   rate_limited: 'rate_limit_error',
+  budget_exceeded: 'rate_limit_error',
   upstream_bad_request: 'invalid_request_error',
   upstream_auth: 'api_error',
   upstream_not_found: 'not_found_error',

@@ -18,6 +18,7 @@ const openAIShape: Record<ErrorKind, { type: string; code: string | null }> = {
   not_found: { type: 'invalid_request_error', code: 'not_found' },
   request_too_large: { type: 'invalid_request_error', code: 'request_too_large' },
   rate_limited: { type: 'rate_limit_exceeded', code: 'rate_limit_exceeded' },
+  budget_exceeded: { type: 'budget_exceeded', code: 'budget_exceeded' },
   upstream_bad_request: { type: 'invalid_request_error', code: 'upstream_bad_request' },
   upstream_auth: { type: 'api_error', code: 'upstream_auth_failed' },
   upstream_not_found: { type: 'invalid_request_error', code: 'upstream_not_found' },
