@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, defaultDataDir, loadConfigFile, type ConfigOverrides } from './config/load';
+import { GovernanceConfigError } from './governance/config-sync';
 import { createEnvSecretStore } from './config/secrets';
 import { startGateway } from './gateway';
 import { createLogger } from './logger';
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
   try {
     gateway = await startGateway({ config, logger });
   } catch (error) {
+    if (error instanceof GovernanceConfigError) fail(`invalid config: ${error.message}`);
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') fail(`port ${config.server.port} on ${config.server.host} is already in use; stop the other process or pass --port`);
     if (code === 'EACCES' || code === 'EPERM') fail(`permission denied opening port ${config.server.port} or the data folder ${config.server.dataDir}`);

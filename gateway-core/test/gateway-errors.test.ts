@@ -149,7 +149,16 @@ describe('keys', () => {
 
   it('records the user and team of a key', async () => {
     const admin = { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' };
-    const created = await send('/airlock/api/keys', { headers: admin, body: JSON.stringify({ name: 'alice-cline', user: 'alice', team: 'backend' }) });
+    const unknownUser = await send('/airlock/api/keys', { headers: admin, body: JSON.stringify({ name: 'alice-cline', user: 'alice' }) });
+    expect(unknownUser.status).toBe(400);
+    expect(unknownUser.body.error.message).toContain("User 'alice' does not exist");
+    const misspelt = await send('/airlock/api/keys', { headers: admin, body: JSON.stringify({ name: 'alice-cline', usr: 'alice' }) });
+    expect(misspelt.status).toBe(400);
+    expect(misspelt.body.error.param).toBe('usr');
+
+    expect((await send('/airlock/api/teams', { headers: admin, body: JSON.stringify({ id: 'backend' }) })).status).toBe(201);
+    expect((await send('/airlock/api/users', { headers: admin, body: JSON.stringify({ id: 'alice', team_id: 'backend' }) })).status).toBe(201);
+    const created = await send('/airlock/api/keys', { headers: admin, body: JSON.stringify({ name: 'alice-cline', user: 'alice' }) });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ user: 'alice', team: 'backend', role: 'user' });
     expect(gw.gateway.keys.authenticate(created.body.key)).toMatchObject({ userId: 'alice', teamId: 'backend' });

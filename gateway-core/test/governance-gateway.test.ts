@@ -262,6 +262,48 @@ describe('budgets in the request path', () => {
     expect(status.json.current_period.reserved_usd).toBe(0);
   });
 
+  it('applies a fixed window only inside it', async () => {
+    expect((await management('POST', '/users', { id: 'hank', team_id: 'backend' })).status).toBe(201);
+    const key = await keyFor('hank');
+    const day = 86_400_000;
+    const tiny = { scope: 'user', scope_id: 'hank', period: 'fixed', window_days: 1, limit_usd: 0.00001 };
+    const future = await management('POST', '/budgets', { ...tiny, id: 'hank-future', window_start: new Date(Date.now() + 30 * day).toISOString() });
+    const ended = await management('POST', '/budgets', { ...tiny, id: 'hank-ended', window_start: new Date(Date.now() - 30 * day).toISOString() });
+    expect(future.json.current_period.in_force).toBe(false);
+    expect(ended.json.current_period.in_force).toBe(false);
+    expect(future.json.current_period.start).toBe(future.json.current_period.key);
+
+    // Neither the coming nor the ended window applies now.
+    const answer = await openai(key).chat.completions.create({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(answer.choices).toHaveLength(1);
+
+    const now = await management('POST', '/budgets', { ...tiny, id: 'hank-now', window_start: new Date(Date.now() - day / 2).toISOString() });
+    expect(now.json.current_period.in_force).toBe(true);
+    const blocked = await openai(key)
+      .chat.completions.create({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] })
+      .then(
+        () => null,
+        (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>,
+      );
+    expect(blocked?.status).toBe(429);
+    expect(blocked?.message).toContain("'hank-now'");
+  });
+
+  it('reserves output for every choice', async () => {
+    expect((await management('POST', '/users', { id: 'ivan', team_id: 'backend' })).status).toBe(201);
+    // One choice of 100 tokens reserves about $0.00103; eight reserve about $0.00803.
+    await management('POST', '/budgets', { id: 'ivan-daily', scope: 'user', scope_id: 'ivan', period: 'daily', limit_usd: 0.003 });
+    const key = await keyFor('ivan');
+    const error = await openai(key)
+      .chat.completions.create({ model: 'gpt-4o', n: 8, max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] })
+      .then(
+        () => null,
+        (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>,
+      );
+    expect(error?.status).toBe(429);
+    expect(error?.message).toContain('Setting a lower max_tokens reserves less');
+  });
+
   it('manages teams, users and budgets', async () => {
     const team = await management('POST', '/teams', { id: 'data', name: 'Data' });
     expect(team.status).toBe(201);

@@ -11,7 +11,7 @@
  * is admitted even when the ledger cannot be read.
  */
 import type { Logger } from '../logger';
-import { periodAt, type Period } from './periods';
+import { budgetInForce, budgetPeriodAt, type Period } from './periods';
 import { percentOfLimit, type ActiveBudget, type BudgetStore } from './budgets';
 import { BudgetExceededError, type BudgetBreach } from './errors';
 import type { BudgetEvent, BudgetEventInput, BudgetEventLog } from './events';
@@ -157,7 +157,7 @@ export class BudgetAdmission {
   warm(): void {
     this.ledger.ensureCurrent();
     const instant = new Date(this.now());
-    for (const active of this.budgets.allActive()) this.ledger.spendAsSynced(active.budget.scope, periodAt(active.spec, instant));
+    for (const active of this.budgets.allActive()) this.ledger.spendAsSynced(active.budget.scope, budgetPeriodAt(active.spec, instant));
   }
 
   /** Returns the budgets that apply to a request by `principal` on `alias`, most specific scope first. */
@@ -175,7 +175,8 @@ export class BudgetAdmission {
 
     for (const active of this.applicableBudgets(request.principal, request.alias)) {
       const { budget } = active;
-      const period = periodAt(active.spec, instant);
+      if (!budgetInForce(active.spec, instant)) continue;
+      const period = budgetPeriodAt(active.spec, instant);
       const spend = this.ledger.spendAsSynced(budget.scope, period);
       checks.push({
         budgetId: budget.id,
@@ -240,7 +241,8 @@ export class BudgetAdmission {
     const instant = new Date(reservation.createdAt);
     for (const active of this.applicableBudgets(reservation.principal, reservation.alias)) {
       const { budget } = active;
-      const period = periodAt(active.spec, instant);
+      if (!budgetInForce(active.spec, instant)) continue;
+      const period = budgetPeriodAt(active.spec, instant);
       const spent = this.ledger.spendAsSynced(budget.scope, period).settledUsd;
       const percent = percentOfLimit(spent, budget.limitUsd);
       const highest = this.events.highestThreshold(budget.id, period.start.getTime());

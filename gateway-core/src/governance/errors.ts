@@ -115,5 +115,8 @@ function budgetMessage(breach: BudgetBreach): string {
     return `Budget check failed for ${scope}: ${budget} applies, but the deployment chosen for this request has no price, so its cost cannot be checked. Set input_cost_per_token and output_cost_per_token for it in model_list.`;
   }
   const reserved = breach.reservedUsd > 0 ? ` and ${formatUsd(breach.reservedUsd)} is reserved by requests in progress` : '';
-  return `Budget exceeded for ${scope}: ${budget} has ${formatUsd(breach.spentUsd)} spent${reserved}, and this request could cost up to ${formatUsd(breach.requestUsd ?? 0)}. The budget resets at ${reset}.`;
+  const message = `Budget exceeded for ${scope}: ${budget} has ${formatUsd(breach.spentUsd)} spent${reserved}, and this request could cost up to ${formatUsd(breach.requestUsd ?? 0)}. The budget resets at ${reset}.`;
+  // With room left, a smaller worst case may still fit: it counts the whole output limit.
+  const roomLeft = breach.limitUsd - breach.spentUsd - breach.reservedUsd;
+  return roomLeft > 0 ? `${message} Setting a lower max_tokens reserves less and may fit the ${formatUsd(roomLeft)} left.` : message;
 }

@@ -47,8 +47,27 @@ const MAX_FIXED_LENGTH_DAYS = 36_500;
 const OFFSET_SUFFIX = /(?:[zZ]|[+-]\d{2}:?\d{2})$/;
 
 /**
- * Returns the period that contains `instant`. Throws PeriodSpecError for an invalid spec and
- * RangeError for an invalid Date.
+ * Returns the period of a budget at `instant`: the calendar period that contains it, or for a
+ * fixed spec its one window, which a budget uses once and never repeats (before the window it is
+ * the coming window, after it the ended one). Throws PeriodSpecError for an invalid spec.
+ */
+export function budgetPeriodAt(spec: PeriodSpec, instant: Date): Period {
+  const checked = validatePeriodSpec(spec);
+  if (checked.kind !== 'fixed') return periodAt(spec, instant);
+  return fixedWindowAt(checked.startMs, checked.lengthMs, checked.startMs);
+}
+
+/** Returns whether a budget with `spec` applies at `instant`: always for calendar periods, inside its window for a fixed one. */
+export function budgetInForce(spec: PeriodSpec, instant: Date): boolean {
+  const checked = validatePeriodSpec(spec);
+  if (checked.kind !== 'fixed') return true;
+  const t = instantMs(instant);
+  return t >= checked.startMs && t < checked.startMs + checked.lengthMs;
+}
+
+/**
+ * Returns the period that contains `instant`; fixed windows repeat from their start in both
+ * directions here. Throws PeriodSpecError for an invalid spec and RangeError for an invalid Date.
  */
 export function periodAt(spec: PeriodSpec, instant: Date): Period {
   const t = instantMs(instant);

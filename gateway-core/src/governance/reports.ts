@@ -10,7 +10,7 @@ import { percentOfLimit, type Budget, type BudgetStore } from './budgets';
 import { notFound } from './errors';
 import type { SpendLedger } from './ledger';
 import { scopeColumn } from './ledger-rows';
-import { periodAt, type Period, type PeriodSpec } from './periods';
+import { budgetInForce, budgetPeriodAt, periodAt, type Period, type PeriodSpec } from './periods';
 import type { ScopeRef } from './scopes';
 
 export interface Forecast {
@@ -33,6 +33,8 @@ export interface BudgetStatus {
   remainingUsd: number;
   /** Settled spend as a percentage of the limit; Infinity for spend on a $0 limit. */
   percentUsed: number;
+  /** False for a fixed window that has not begun or has ended: the budget checks nothing then. */
+  inForce: boolean;
   forecast: Forecast;
 }
 
@@ -139,9 +141,10 @@ export class SpendReports {
     const active = this.budgets.getActive(budgetId);
     if (!active) throw notFound('Budget', budgetId, 'List budgets to find its id.');
     const now = this.now();
-    const period = periodAt(active.spec, new Date(now));
+    const period = budgetPeriodAt(active.spec, new Date(now));
     const spend = this.ledger.spend(active.budget.scope, period);
     const limit = active.budget.limitUsd;
+    const inForce = budgetInForce(active.spec, new Date(now));
     return {
       budget: active.budget,
       periodStart: period.start.getTime(),
@@ -151,7 +154,9 @@ export class SpendReports {
       reservedUsd: spend.reservedUsd,
       remainingUsd: Math.max(0, limit - spend.settledUsd - spend.reservedUsd),
       percentUsed: percentOfLimit(spend.settledUsd, limit),
-      forecast: forecastLinear(spend.settledUsd, limit, period, now),
+      inForce,
+      // A fixed window that has not begun or has ended has nothing to project.
+      forecast: inForce ? forecastLinear(spend.settledUsd, limit, period, now) : { projectedUsd: spend.settledUsd, exhaustsAt: null },
     };
   }
 

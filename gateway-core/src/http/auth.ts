@@ -31,6 +31,6 @@ export function authenticate(req: IncomingMessage, keys: KeyStore): Principal {
 
 export function requireAdmin(principal: Principal): void {
   if (principal.role !== 'admin') {
-    throw new GatewayError('forbidden', 'This management call needs the admin key; a virtual key cannot manage keys.');
+    throw new GatewayError('forbidden', 'This management call needs the admin key; a virtual key can only read the records of its own requests.');
   }
 }

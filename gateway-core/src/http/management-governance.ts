@@ -244,6 +244,7 @@ function statusJson(status: BudgetStatus): Record<string, unknown> {
     ...budgetJson(status.budget),
     current_period: {
       key: status.periodKey,
+      in_force: status.inForce,
       start: iso(status.periodStart),
       resets_at: iso(status.resetAt),
       spent_usd: status.spentUsd,

@@ -53,7 +53,13 @@ export function managementRouter(deps: ManagementDependencies): express.Router {
       if (role !== 'user' && role !== 'admin') {
         throw new GatewayError('invalid_value', "'role' must be \"user\" or \"admin\".", { param: 'role' });
       }
-      const owner = { userId: optionalName(body.user, 'user'), teamId: optionalName(body.team, 'team') };
+      const unknown = Object.keys(body).find((field) => !KEY_FIELDS.has(field));
+      if (unknown !== undefined) {
+        throw new GatewayError('invalid_value', `Unknown field '${unknown}'; a key takes ${[...KEY_FIELDS].join(', ')}.`, { param: unknown });
+      }
+      let owner = { userId: optionalName(body.user, 'user'), teamId: optionalName(body.team, 'team') };
+      // The owner must exist, so that a misspelt user or team cannot escape its budgets.
+      if (owner.userId !== null || owner.teamId !== null) owner = deps.governance.keys.checkKeyOwner(owner);
       const limits = { rpmLimit: optionalLimit(body.rpm_limit, 'rpm_limit'), tpmLimit: optionalLimit(body.tpm_limit, 'tpm_limit') };
       const { record, key } = deps.keys.create(name.trim(), role, owner);
       if (limits.rpmLimit !== null || limits.tpmLimit !== null) deps.governance.keys.setKeyLimits(record.id, limits);
@@ -162,6 +168,8 @@ function keyJson(record: ReturnType<KeyStore['all']>[number]): Record<string, un
     revoked_at: record.revokedAt === null ? null : new Date(record.revokedAt).toISOString(),
   };
 }
+
+const KEY_FIELDS: ReadonlySet<string> = new Set(['name', 'role', 'user', 'team', 'rpm_limit', 'tpm_limit']);
 
 /** A per-minute limit from a request body: absent or null for no limit, else a whole number of at least 1. */
 function optionalLimit(value: unknown, field: string): number | null {

@@ -9,7 +9,7 @@ import type { Governance } from '../governance/governance';
 import type { ResolvedPrincipal } from '../governance/key-directory';
 import type { Reservation } from '../governance/ledger';
 import type { RateLease } from '../governance/rate-limits';
-import { detectPromptCaching, worstCaseCost, type PromptCachingTier } from '../governance/reservation';
+import { detectPromptCaching, FALLBACK_MAX_OUTPUT_TOKENS, worstCaseCost, type PromptCachingTier } from '../governance/reservation';
 import { computeCost } from '../models/table';
 import type { Deployment } from '../providers/types';
 import { estimateTokens } from '../usage/estimate';
@@ -25,6 +25,8 @@ export interface BudgetRequest {
   promptText: () => string;
   /** max_tokens or max_completion_tokens, or null when the request sets none. */
   maxOutputTokens: number | null;
+  /** Choices the request asks for (OpenAI's `n`); each can write the whole output limit. */
+  choices: number;
   promptCaching: PromptCachingTier;
 }
 
@@ -59,10 +61,11 @@ export class BudgetGate {
   private admitAttempt(deployment: Deployment): AdmissionVerdict {
     this.releaseOpen();
     if (this.principal === null) return null;
+    const perChoice = this.request.maxOutputTokens ?? deployment.modelInfo.maxOutputTokens ?? FALLBACK_MAX_OUTPUT_TOKENS;
     const cost = worstCaseCost({
       modelInfo: deployment.modelInfo,
       promptTokens: this.tokens(),
-      maxOutputTokens: this.request.maxOutputTokens,
+      maxOutputTokens: perChoice * this.request.choices,
       promptCaching: this.request.promptCaching,
     });
     const decision = this.governance.admission.admit({
@@ -137,6 +140,12 @@ export class BudgetGate {
       return null;
     }
   }
+}
+
+/** Returns the number of choices a chat body requests: OpenAI's `n`, default 1. */
+export function requestedChoices(body: Record<string, unknown>): number {
+  const n = body.n;
+  return typeof n === 'number' && Number.isInteger(n) && n > 1 ? n : 1;
 }
 
 /** Returns the output limit a chat body requests: max_completion_tokens, max_tokens, or null. */

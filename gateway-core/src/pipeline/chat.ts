@@ -10,7 +10,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
 import { runAttempts, type Admission, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
-import { BudgetGate, detectPromptCaching, requestedOutputLimit } from './budget-step';
+import { BudgetGate, detectPromptCaching, requestedChoices, requestedOutputLimit } from './budget-step';
 import { attemptRequestFor, guardRefusal, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
 import type { Router } from './router';
 import { estimateUsage, settleUsage } from './settle';
@@ -57,6 +57,7 @@ export async function handleChat(
     requestedModel: request.alias,
     promptText: () => request.promptText(),
     maxOutputTokens: requestedOutputLimit(request.body),
+    choices: requestedChoices(request.body),
     promptCaching: detectPromptCaching(surface.format, request.body),
   });
   gate.acquireRateLimit(routeRequest.estimatedTokens);

@@ -35,6 +35,7 @@ export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestConte
     promptText: () => inputText,
     // Embeddings have no output tokens.
     maxOutputTokens: 0,
+    choices: 1,
     promptCaching: 'none',
   });
   gate.acquireRateLimit(Math.ceil(inputText.length / 4));
