@@ -2,6 +2,7 @@
  * Organisation rules from policy: regular expressions and word lists (internal project code
  * names, customer names). Each finding's type is the name of the rule that matched.
  */
+import { RE2JS } from 're2js';
 import type { Detector, Finding } from '../types';
 
 export interface OrganizationPatternRule {
@@ -38,14 +39,6 @@ export const ORGANIZATION_RULE_LIMITS = {
 
 const RULE_NAME = /^[A-Za-z][A-Za-z0-9_.\-]{0,63}$/;
 
-/**
- * A quantified group that itself contains a quantifier, such as `(a+)+` or `(\w*x?)*`: the
- * nested form that backtracks exponentially in JavaScript's regex engine. This is a heuristic
- * check, since the engine has no time limit to fall back on.
- */
-const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[+*]|\{\d+,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d+,\d*\})/;
-const BACKREFERENCE = /\\[1-9]|\\k</;
-
 function validateRuleName(name: string, kind: string): void {
   if (!RULE_NAME.test(name)) {
     throw new OrganizationRuleError(
@@ -54,7 +47,12 @@ function validateRuleName(name: string, kind: string): void {
   }
 }
 
-function compilePattern(rule: OrganizationPatternRule): RegExp {
+/**
+ * Compiles a pattern rule with RE2JS, a port of RE2 that matches in time linear in the text, so a
+ * rule such as `(a|aa)*c` cannot stall the gateway as it would in JavaScript's backtracking
+ * engine. RE2 syntax has no lookaround or backreferences, and accepts inline flags such as `(?i)`.
+ */
+function compilePattern(rule: OrganizationPatternRule): RE2JS {
   validateRuleName(rule.name, 'pattern');
   const flags = rule.flags ?? '';
   const where = `pattern rule "${rule.name}"`;
@@ -62,30 +60,26 @@ function compilePattern(rule: OrganizationPatternRule): RegExp {
   if (rule.regex.length === 0 || rule.regex.length > ORGANIZATION_RULE_LIMITS.maxPatternLength) {
     throw new OrganizationRuleError(`invalid ${where}: the regex must have 1 to ${ORGANIZATION_RULE_LIMITS.maxPatternLength} characters`);
   }
-  if (!/^[dgimsuv]*$/.test(flags)) {
-    throw new OrganizationRuleError(`invalid ${where}: unsupported flags ${JSON.stringify(flags)}; use any of d, g, i, m, s, u, v`);
+  if (!/^[gimsu]*$/.test(flags)) {
+    throw new OrganizationRuleError(`invalid ${where}: unsupported flags ${JSON.stringify(flags)}; use any of i (ignore case), m (multiline), s (dot matches newlines)`);
   }
-  if (NESTED_QUANTIFIER.test(rule.regex)) {
-    throw new OrganizationRuleError(`invalid ${where}: nested quantifiers such as (a+)+ can take exponential time; rewrite without a quantified group that contains a quantifier`);
-  }
-  if (BACKREFERENCE.test(rule.regex)) {
-    throw new OrganizationRuleError(`invalid ${where}: backreferences are not supported`);
-  }
+  let engineFlags = 0;
+  if (flags.includes('i')) engineFlags |= RE2JS.CASE_INSENSITIVE;
+  if (flags.includes('m')) engineFlags |= RE2JS.MULTILINE;
+  if (flags.includes('s')) engineFlags |= RE2JS.DOTALL;
 
-  let regex: RegExp;
+  let pattern: RE2JS;
   try {
-    regex = new RegExp(rule.regex, flags.includes('g') ? flags : `${flags}g`);
+    pattern = RE2JS.compile(rule.regex, engineFlags);
   } catch (error) {
-    throw new OrganizationRuleError(`invalid ${where}: ${(error as Error).message}`);
+    throw new OrganizationRuleError(
+      `invalid ${where}: ${(error as Error).message}. Rules use RE2 syntax: no lookahead, lookbehind or backreferences; write (?i) or flags: i to ignore case`,
+    );
   }
-
-  regex.lastIndex = 0;
-  const emptyMatch = regex.exec('');
-  regex.lastIndex = 0;
-  if (emptyMatch !== null) {
+  if (pattern.matcher('').find()) {
     throw new OrganizationRuleError(`invalid ${where}: the regex matches the empty string, so it would report empty findings`);
   }
-  return regex;
+  return pattern;
 }
 
 /** Escapes the syntax characters that the `u` flag allows after a backslash. */
@@ -143,9 +137,41 @@ function codePointLength(text: string, index: number): number {
 
 interface CompiledRule {
   name: string;
-  regex: RegExp;
-  /** Word rules: the match must also not follow a word character. */
-  wholeWord: boolean;
+  /** Calls `visit` with each match's UTF-16 span until it returns false or the text ends. */
+  forEachMatch(text: string, visit: (start: number, end: number) => boolean): void;
+}
+
+function patternRule(rule: OrganizationPatternRule): CompiledRule {
+  const pattern = compilePattern(rule);
+  return {
+    name: rule.name,
+    forEachMatch(text, visit) {
+      const matcher = pattern.matcher(text);
+      while (matcher.find()) {
+        // An anchor such as \b can match empty inside a text; find() moves past it.
+        if (matcher.end() > matcher.start() && !visit(matcher.start(), matcher.end())) return;
+      }
+    },
+  };
+}
+
+function wordRule(rule: OrganizationWordRule): CompiledRule {
+  const regex = compileWords(rule);
+  return {
+    name: rule.name,
+    forEachMatch(text, visit) {
+      regex.lastIndex = 0;
+      let match: RegExpExecArray | null;
+      while ((match = regex.exec(text)) !== null) {
+        if (precededByWordCharacter(text, match.index)) {
+          // Resume at the next code point, where the search would have gone on with the lookbehind.
+          regex.lastIndex = match.index + codePointLength(text, match.index);
+          continue;
+        }
+        if (!visit(match.index, match.index + match[0].length)) return;
+      }
+    },
+  };
 }
 
 /**
@@ -156,10 +182,7 @@ interface CompiledRule {
  * precomposed word, because normalising the text would move the offsets.
  */
 export function createOrganizationDetector(rules: OrganizationRules): Detector {
-  const compiled: CompiledRule[] = [
-    ...rules.patterns.map((rule) => ({ name: rule.name, regex: compilePattern(rule), wholeWord: false })),
-    ...rules.words.map((rule) => ({ name: rule.name, regex: compileWords(rule), wholeWord: true })),
-  ];
+  const compiled: CompiledRule[] = [...rules.patterns.map(patternRule), ...rules.words.map(wordRule)];
   const names = compiled.map((rule) => rule.name);
   if (new Set(names).size !== names.length) {
     throw new OrganizationRuleError(`invalid organisation rules: rule names must be unique, got ${names.join(', ')}`);
@@ -171,24 +194,12 @@ export function createOrganizationDetector(rules: OrganizationRules): Detector {
     scan(text: string): Finding[] {
       const findings: Finding[] = [];
       for (const rule of compiled) {
-        const regex = rule.regex;
-        regex.lastIndex = 0;
         let count = 0;
-        let match: RegExpExecArray | null;
-        while (count < ORGANIZATION_RULE_LIMITS.maxFindingsPerRule && (match = regex.exec(text)) !== null) {
-          if (match[0].length === 0) {
-            // A lookaround can still match empty inside a text; step past it.
-            regex.lastIndex = match.index + 1;
-            continue;
-          }
-          if (rule.wholeWord && precededByWordCharacter(text, match.index)) {
-            // Resume at the next code point, where the search would have gone on with the lookbehind.
-            regex.lastIndex = match.index + codePointLength(text, match.index);
-            continue;
-          }
-          findings.push({ type: rule.name, category: 'organization', confidence: 0.9, start: match.index, end: match.index + match[0].length });
+        rule.forEachMatch(text, (start, end) => {
+          findings.push({ type: rule.name, category: 'organization', confidence: 0.9, start, end });
           count++;
-        }
+          return count < ORGANIZATION_RULE_LIMITS.maxFindingsPerRule;
+        });
       }
       return findings;
     },
