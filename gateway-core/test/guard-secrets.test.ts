@@ -9,8 +9,14 @@ const fixtures = new URL('./fixtures/guard/secrets/', import.meta.url);
 
 interface CorpusEntry {
   text: string;
+  /** Where the snippet comes from: code, config, log, stack_trace, chat_en, chat_vi, shell, http, data or plain. */
+  surrounding?: string;
   expect?: { type: string; value: string }[];
 }
+
+/** Surroundings in which every detector must have at least one snippet. */
+const REQUIRED_SURROUNDINGS = ['code', 'config', 'log', 'stack_trace', 'chat_en', 'chat_vi'];
+const KNOWN_SURROUNDINGS = new Set([...REQUIRED_SURROUNDINGS, 'shell', 'http', 'data', 'plain']);
 
 function readCorpus(name: string): CorpusEntry[] {
   return readFileSync(new URL(name, fixtures), 'utf8')
@@ -21,6 +27,13 @@ function readCorpus(name: string): CorpusEntry[] {
 
 function scanAll(text: string): Finding[] {
   return secretDetectors.flatMap((detector) => detector.scan(text));
+}
+
+/** Type and value of each finding, each span once, in text order. */
+function reported(text: string): [string, string][] {
+  return distinctSpans(scanAll(text))
+    .sort((left, right) => left.start - right.start)
+    .map((finding) => [finding.type, text.slice(finding.start, finding.end)]);
 }
 
 /** Findings with distinct spans, so two detectors reporting the same value count once. */
@@ -44,9 +57,34 @@ describe('secret detectors', () => {
     }
   });
 
+  it('positive corpus covers every type', () => {
+    const counts = new Map<string, number>();
+    for (const entry of readCorpus('positive.jsonl')) {
+      for (const want of entry.expect ?? []) counts.set(want.type, (counts.get(want.type) ?? 0) + 1);
+    }
+    for (const type of secretDetectors.flatMap((detector) => detector.types)) {
+      expect(counts.get(type) ?? 0, type).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  it('positive corpus covers every surrounding', () => {
+    const corpus = readCorpus('positive.jsonl');
+    for (const entry of corpus) expect(KNOWN_SURROUNDINGS, entry.text.slice(0, 80)).toContain(entry.surrounding);
+    for (const detector of secretDetectors) {
+      const surroundings = new Set(
+        corpus
+          .filter((entry) => (entry.expect ?? []).some((want) => detector.types.includes(want.type)))
+          .map((entry) => entry.surrounding),
+      );
+      for (const surrounding of REQUIRED_SURROUNDINGS) {
+        expect(surroundings, `${detector.types[0]} in ${surrounding}`).toContain(surrounding);
+      }
+    }
+  });
+
   it('positive corpus recall is at least 0.99', () => {
     const corpus = readCorpus('positive.jsonl');
-    expect(corpus.length).toBeGreaterThanOrEqual(180);
+    expect(corpus.length).toBeGreaterThanOrEqual(300);
     let expected = 0;
     let found = 0;
     const missed: string[] = [];
@@ -115,6 +153,58 @@ describe('secret detectors', () => {
     const text = `-----BEGIN RSA PRIVATE KEY-----\n${body}\n(pasted only the start)`;
     const finding = scanAll(text).find((f) => f.type === 'private_key');
     expect(finding && text.slice(finding.start, finding.end)).toBe(`-----BEGIN RSA PRIVATE KEY-----\n${body}`);
+  });
+
+  it('long flag value after a space', () => {
+    expect(reported('mongosh --username app --password Hq7!zR2mKx9 --authenticationDatabase admin')).toEqual([
+      ['generic_password', 'Hq7!zR2mKx9'],
+    ]);
+    expect(reported('./deploy.sh --db-password "Zr8!kq2Lm4" --env prod')).toEqual([['generic_password', 'Zr8!kq2Lm4']]);
+    expect(reported('acme-cli sync --api-key Xk29fjQ0zLm4Qp7w --region eu')).toEqual([['generic_api_key', 'Xk29fjQ0zLm4Qp7w']]);
+  });
+
+  it('flag value may be a dotted word', () => {
+    expect(reported('pg_restore --db-password=RggjKsQ.cuyn07 dump.pgc')).toEqual([['generic_password', 'RggjKsQ.cuyn07']]);
+    expect(reported('mysqldump -u backup -pRggjKsQ.cuyn07 shop')).toEqual([['generic_password', 'RggjKsQ.cuyn07']]);
+  });
+
+  it('mysql short password flag', () => {
+    expect(reported("mysql -u root -p'Kq9#mZ2x' shop")).toEqual([['generic_password', 'Kq9#mZ2x']]);
+    expect(reported('mysql -u root -p"Kq9#mZ2x" shop')).toEqual([['generic_password', 'Kq9#mZ2x']]);
+    expect(reported('$ mysqldump -uroot -pKq9mZ2xT3 --all-databases > all.sql')).toEqual([['generic_password', 'Kq9mZ2xT3']]);
+    expect(reported('os.system("mysql -u app -p\'Kq9#mZ2x\' shop")')).toEqual([['generic_password', 'Kq9#mZ2x']]);
+  });
+
+  it('unquoted -p needs a mysql command', () => {
+    expect(reported('some-tool -pKq9mZ2xT3 --verbose')).toEqual([]);
+    expect(reported('mysql -u root -p orders')).toEqual([]);
+  });
+
+  it('mysql --password takes no spaced value', () => {
+    // MySQL's clients read `--password orders` as a password prompt and the database `orders`.
+    expect(reported('mysql -u app --password app_orders_2024')).toEqual([]);
+    expect(reported('mysql -u app --password=Hq7!zR2mKx9 orders')).toEqual([['generic_password', 'Hq7!zR2mKx9']]);
+  });
+
+  it('flags without a literal value report nothing', () => {
+    for (const text of [
+      'mkdir -p /srv/app/logs && cp -p config.yml /srv/app/',
+      'ssh -p2222 deploy@bastion.internal',
+      'docker run -p8080:80 nginx:1.27',
+      'git log -p --follow -- src/auth.ts',
+      './deploy.sh --db-password "$DB_PASSWORD" --env prod',
+      'mysql -u root -p"$MYSQL_ROOT_PASSWORD" -e "SHOW DATABASES"',
+      'app --api-key ${API_KEY} --verbose',
+      'pg_dump --password --no-owner app',
+      'backup --password orders',
+    ]) {
+      expect(reported(text), text).toEqual([]);
+    }
+  });
+
+  it('azure account_key in json', () => {
+    const key = 'q8Zk2mW9vXbN4pL7rT1sY6uH3jF5gD0cA8eB2nM4kQ7wE9rT1yU3iO5pA7sD9fG1hJ3kL5zX7cV9bN1mQ3wE5r==';
+    expect(reported(`{"storage": {"account_name": "acmedata", "account_key": "${key}"}}`)).toEqual([['azure_storage_account_key', key]]);
   });
 
   it('long adversarial input scans in linear time', () => {

@@ -6,13 +6,15 @@
  * of an issuer prefix.
  */
 import type { Detector, Finding } from '../../types';
+import { matchAtDigitRuns } from './text-context';
 
 /**
  * Candidate: a bare run of 13 to 19 digits, or a 4-digit group followed by up to four groups
  * after single separators. The two forms are separate alternatives so that a bare run cannot be
- * split into groups in many ways while the regex backtracks.
+ * split into groups in many ways while the regex backtracks. Sticky: it is tried only where a
+ * run of digits starts (see matchAtDigitRuns).
  */
-const CANDIDATE = /(?<![\w.\-+])(?:\d{13,19}|\d{4}(?:[ \-]\d{1,7}){1,4})(?![\w]|[.\-]\d)/g;
+const CANDIDATE = /(?<![\w.\-+])(?:\d{13,19}|\d{4}(?:[ \-]\d{1,7}){1,4})(?![\w]|[.\-]\d)/y;
 
 /** Group lengths, joined with '-', that card numbers are printed in. */
 const GROUPINGS = new Set(['4-4-4-4', '4-4-4-4-3', '4-4-4-4-2', '4-4-4-4-1', '4-6-5', '4-6-4', '4-4-4-1', '4-4-4-3', '4-4-5', '4-4-4-2', '4-4-4']);
@@ -90,10 +92,7 @@ export const paymentCardDetector: Detector = {
   category: 'personal',
   scan(text: string): Finding[] {
     const findings: Finding[] = [];
-    CANDIDATE.lastIndex = 0;
-    let match: RegExpExecArray | null;
-
-    while ((match = CANDIDATE.exec(text)) !== null) {
+    for (const match of matchAtDigitRuns(text, CANDIDATE)) {
       const candidate = match[0];
       const digits = candidate.replace(/[ \-]/g, '');
       if (digits.length < 13 || digits.length > 19) continue;

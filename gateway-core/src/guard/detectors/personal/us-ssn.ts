@@ -5,10 +5,11 @@
  * group 00, serial 0000.
  */
 import type { Detector, Finding } from '../../types';
-import { hasContextWord } from './text-context';
+import { hasContextWord, matchAtDigitRuns } from './text-context';
 
-const DASHED = /(?<![\w\-.\/])(\d{3})-(\d{2})-(\d{4})(?![\w]|[\-.\/]\d)/g;
-const UNDASHED = /(?<![\w\-.\/])(\d{3}) ?(\d{2}) ?(\d{4})(?![\w]|[\-.\/]\d)/g;
+// Both are sticky and tried only where a run of digits starts (see matchAtDigitRuns).
+const DASHED = /(?<![\w\-.\/])(\d{3})-(\d{2})-(\d{4})(?![\w]|[\-.\/]\d)/y;
+const UNDASHED = /(?<![\w\-.\/])(\d{3}) ?(\d{2}) ?(\d{4})(?![\w]|[\-.\/]\d)/y;
 const CONTEXT_WORDS = /\bssn|social security|\bss#|soc\.? ?sec\b/i;
 const CONTEXT_BEFORE = 40;
 
@@ -22,16 +23,13 @@ export const usSsnDetector: Detector = {
   category: 'personal',
   scan(text: string): Finding[] {
     const findings: Finding[] = [];
-    let match: RegExpExecArray | null;
 
-    DASHED.lastIndex = 0;
-    while ((match = DASHED.exec(text)) !== null) {
+    for (const match of matchAtDigitRuns(text, DASHED)) {
       if (!isIssuableSsn(match[1]!, match[2]!, match[3]!)) continue;
       findings.push({ type: 'us_ssn', category: 'personal', confidence: 0.8, start: match.index, end: match.index + match[0].length });
     }
 
-    UNDASHED.lastIndex = 0;
-    while ((match = UNDASHED.exec(text)) !== null) {
+    for (const match of matchAtDigitRuns(text, UNDASHED)) {
       const start = match.index;
       const end = start + match[0].length;
       if (!isIssuableSsn(match[1]!, match[2]!, match[3]!)) continue;

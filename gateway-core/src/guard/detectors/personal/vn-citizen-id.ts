@@ -13,7 +13,7 @@
  * or 24 characters after it, as in "012345678901 là số CCCD".
  */
 import type { Detector, Finding } from '../../types';
-import { hasContextWord } from './text-context';
+import { hasContextWord, matchAtDigitRuns } from './text-context';
 
 /** The 63 province codes of the 2016 scheme, 001 (Hà Nội) to 096 (Cà Mau). */
 export const VN_PROVINCE_CODES: ReadonlySet<string> = new Set([
@@ -31,9 +31,10 @@ const CONTEXT_WORDS =
 
 /**
  * Candidate: 12 or 9 digits, bare or in groups of three separated by one space or dot, not part
- * of a longer number, decimal, date or path.
+ * of a longer number, decimal, date or path. Sticky: it is tried only where a run of digits
+ * starts (see matchAtDigitRuns).
  */
-const CANDIDATE = /(?<![\w.\-\/])(?:\d{12}|\d{9}|\d{3}([ .])\d{3}\1\d{3}(?:\1\d{3})?)(?!\w|[.\-\/]\d)/g;
+const CANDIDATE = /(?<![\w.\-\/])(?:\d{12}|\d{9}|\d{3}([ .])\d{3}\1\d{3}(?:\1\d{3})?)(?!\w|[.\-\/]\d)/y;
 
 /**
  * Returns the birth year that digits 4-6 of a citizen id encode. Digit 4 is 0/1 for 1900-1999
@@ -50,10 +51,7 @@ export const vnCitizenIdDetector: Detector = {
   scan(text: string): Finding[] {
     const findings: Finding[] = [];
     const currentYear = new Date().getUTCFullYear();
-    CANDIDATE.lastIndex = 0;
-    let match: RegExpExecArray | null;
-
-    while ((match = CANDIDATE.exec(text)) !== null) {
+    for (const match of matchAtDigitRuns(text, CANDIDATE)) {
       const start = match.index;
       const end = start + match[0].length;
       const digits = match[0].replace(/[ .]/g, '');

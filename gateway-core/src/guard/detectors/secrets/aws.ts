@@ -7,11 +7,15 @@
  * Span choice: the key itself.
  */
 import type { Detector, Finding } from '../../types.js';
+import { asciiLower, secretWordStarts } from './secret-words.js';
 import { shannonEntropy, secretFinding } from './util.js';
 
 const accessKeyId = /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g;
+/** A named secret key, tried (sticky) only just before and at each `secret` in the text. */
 const namedSecret =
-  /(?:aws_?secret_?(?:access_?)?key|secret_?access_?key|aws_?secret|secret-access-key)["']?\s*(?:[:=]|=>|:=)?\s*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/gi;
+  /(?:aws_?secret_?(?:access_?)?key|secret_?access_?key|aws_?secret|secret-access-key)["']?\s*(?:[:=]|=>|:=)?\s*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/iy;
+/** Every name above has its `secret` at most this many characters after its start (`aws_secret`). */
+const MAX_SECRET_OFFSET = 4;
 const bareSecret = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
 
 function isPlausibleSecretKey(value: string): boolean {
@@ -35,14 +39,22 @@ export const awsDetector: Detector = {
     }
 
     const reported = new Set<number>();
-    if (/secret/i.test(text)) {
-      namedSecret.lastIndex = 0;
-      for (let match = namedSecret.exec(text); match; match = namedSecret.exec(text)) {
+    // Named secrets do not overlap: the next one may start only after the end of the last match.
+    let resumeAt = 0;
+    for (const wordStart of secretWordStarts(text)) {
+      if (asciiLower(text.charCodeAt(wordStart)) !== 115 /* s */) continue;
+      for (let nameStart = Math.max(resumeAt, wordStart - MAX_SECRET_OFFSET); nameStart <= wordStart; nameStart++) {
+        namedSecret.lastIndex = nameStart;
+        const match = namedSecret.exec(text);
+        if (!match) continue;
+        resumeAt = nameStart + match[0].length;
         const value = match[1] ?? '';
-        if (value.endsWith('EXAMPLEKEY')) continue;
-        const start = match.index + match[0].length - value.length;
-        findings.push(secretFinding('aws_secret_access_key', 0.9, start, start + 40));
-        reported.add(start);
+        if (!value.endsWith('EXAMPLEKEY')) {
+          const start = resumeAt - value.length;
+          findings.push(secretFinding('aws_secret_access_key', 0.9, start, start + 40));
+          reported.add(start);
+        }
+        break;
       }
     }
 

@@ -48,6 +48,27 @@ function classifyScheme(scheme: string): { type: string; confidence: number } {
   }
 }
 
+/** Reports whether text[schemeStart, schemeEnd) is `http` or `https`, in any case. */
+function isHttpScheme(text: string, schemeStart: number, schemeEnd: number): boolean {
+  const length = schemeEnd - schemeStart;
+  if (length !== 4 && length !== 5) return false;
+  for (let i = 0; i < 4; i++) {
+    if ((text.charCodeAt(schemeStart + i) | 32) !== 'http'.charCodeAt(i)) return false;
+  }
+  return length === 4 || (text.charCodeAt(schemeStart + 4) | 32) === 115; // s
+}
+
+/** Reports whether an `@` comes before the end of the authority that starts at `authorityStart`, in a URI of a scheme other than a database's. */
+function hasAtInAuthority(text: string, authorityStart: number): boolean {
+  const maxEnd = Math.min(text.length, authorityStart + 2048);
+  for (let i = authorityStart; i < maxEnd; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 64) return true;
+    if (isUriTerminator(c) || c === 63 /* ? */ || c === 47 /* / */ || c === 35 /* # */) return false;
+  }
+  return false;
+}
+
 const databaseTypes = new Set(['postgres_uri', 'mysql_uri', 'mongodb_uri', 'redis_uri', 'amqp_uri', 'mssql_uri']);
 
 function scanCredentialUris(text: string, findings: Finding[]): void {
@@ -60,25 +81,24 @@ function scanCredentialUris(text: string, findings: Finding[]): void {
     let schemeStart = sep;
     while (schemeStart > 0 && sep - schemeStart < 40 && isSchemeChar(text.charCodeAt(schemeStart - 1))) schemeStart--;
     if (schemeStart === sep) continue;
+    // Most URIs are http or https without a userinfo. They are passed over here, before the
+    // scheme is copied and classified, because text full of links has thousands of them.
+    if (isHttpScheme(text, schemeStart, sep) && !hasAtInAuthority(text, sep + 3)) continue;
     const scheme = text.slice(schemeStart, sep).toLowerCase();
     if (!/^[a-z]/.test(scheme)) continue;
 
     const authorityStart = sep + 3;
-    let end = authorityStart;
-    const maxEnd = Math.min(text.length, authorityStart + 2048);
-    while (end < maxEnd && !isUriTerminator(text.charCodeAt(end))) end++;
-    if (end === authorityStart) continue;
-
     const { type, confidence } = classifyScheme(scheme);
+    const isDatabase = databaseTypes.has(type);
     // A database password may contain unencoded / # ! $ and @, so for database schemes the userinfo
     // ends at the last @ before the query string. For other schemes the authority ends at the first / ? #.
-    let limit = end;
-    for (let i = authorityStart; i < end; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 63 /* ? */ || (!databaseTypes.has(type) && (c === 47 /* / */ || c === 35 /* # */))) {
-        limit = i;
-        break;
-      }
+    // Either way the search stops at the end of the URI, at most 2048 characters on.
+    const maxEnd = Math.min(text.length, authorityStart + 2048);
+    let limit = authorityStart;
+    while (limit < maxEnd) {
+      const c = text.charCodeAt(limit);
+      if (isUriTerminator(c) || c === 63 /* ? */ || (!isDatabase && (c === 47 /* / */ || c === 35 /* # */))) break;
+      limit++;
     }
     let at = limit - 1;
     while (at >= authorityStart && text.charCodeAt(at) !== 64) at--;

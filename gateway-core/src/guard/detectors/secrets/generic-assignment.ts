@@ -1,7 +1,8 @@
 /**
  * Secrets assigned to a name that says what they are: `password = "…"`, `apiKey: '…'`,
- * `"client_secret": "…"`, `DB_PASSWORD=…` in .env files, `export API_TOKEN=…`, `--password=…`,
- * `<password>…</password>`, `?api_key=…` in URLs, and `Authorization: Bearer …` / `Basic …` headers.
+ * `"client_secret": "…"`, `DB_PASSWORD=…` in .env files, `export API_TOKEN=…`, command-line flags
+ * (`--password=…`, `--db-password …`, MySQL's `-p'…'`), `<password>…</password>`, `?api_key=…` in
+ * URLs, and `Authorization: Bearer …` / `Basic …` headers.
  *
  * Span choice: the value without its quotes.
  *
@@ -14,10 +15,35 @@
  * they cannot be told apart from labels and identifiers without more context.
  */
 import type { Detector, Finding } from '../../types.js';
+import { asciiLower, secretWordStarts } from './secret-words.js';
 import { characterClassCount, isPlaceholder, secretFinding, shannonEntropy } from './util.js';
 
-const keywordPattern =
-  /pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?|signing[_-]?key|encryption[_-]?key|master[_-]?key/gi;
+/** Words that make `key` a secret word when they come right before it, with an optional `_` or `-`. */
+const KEY_PREFIXES = ['api', 'access', 'auth', 'private', 'signing', 'encryption', 'master'];
+
+/** Reports whether `text` has `word` (lower case ASCII) at `start`, ignoring the case of ASCII letters. */
+function hasWordAt(text: string, start: number, word: string): boolean {
+  if (start < 0) return false;
+  for (let i = 0; i < word.length; i++) {
+    if (asciiLower(text.charCodeAt(start + i)) !== word.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * Returns where the secret word that ends in the `key` at `keyStart` begins (`apiKey`,
+ * `private_key`, `ENCRYPTION-KEY`), or -1 when no word of KEY_PREFIXES comes right before it.
+ * No prefix is a suffix of another, so at most one of them fits.
+ */
+function keyWordStart(text: string, keyStart: number): number {
+  const before = text.charCodeAt(keyStart - 1);
+  const separator = before === 95 || before === 45 ? 1 : 0;
+  for (const prefix of KEY_PREFIXES) {
+    const start = keyStart - separator - prefix.length;
+    if (hasWordAt(text, start, prefix)) return start;
+  }
+  return -1;
+}
 
 /** Normalized name suffixes (lower case, no separators) and the finding type each one implies. */
 const nameSuffixes: [string, string][] = [
@@ -72,7 +98,12 @@ function classifyName(name: string): string | undefined {
   return undefined;
 }
 
-type ValueContext = 'quoted' | 'literal' | 'code';
+/**
+ * The kind of place a value is in, which decides how much it must look like a credential: a
+ * quoted string, the value of a command-line flag (a shell word), an unquoted value on a .env,
+ * YAML or similar line, or an unquoted value in code, which may be an expression.
+ */
+type ValueContext = 'quoted' | 'flag' | 'literal' | 'code';
 
 function looksLikeCredential(value: string, context: ValueContext, type: string, name: string): boolean {
   const minLength = type === 'generic_password' ? 6 : 8;
@@ -124,24 +155,45 @@ function isUnquotedTerminator(code: number): boolean {
   );
 }
 
+/**
+ * Looks at each name that contains a secret word: pass (password, passwd, passphrase), pwd,
+ * secret, token, credential, or key right after one of KEY_PREFIXES.
+ */
 function scanAssignments(text: string, findings: Finding[]): void {
-  keywordPattern.lastIndex = 0;
-  for (let match = keywordPattern.exec(text); match; match = keywordPattern.exec(text)) {
-    let nameEnd = match.index + match[0].length;
-    while (nameEnd < text.length && nameEnd - match.index < 64 && isNameChar(text.charCodeAt(nameEnd))) nameEnd++;
-    keywordPattern.lastIndex = nameEnd;
+  // Names and values do not overlap: after a name, or after a value reported, the next word
+  // counts only from `resumeAt` on.
+  let resumeAt = 0;
+  for (const wordStart of secretWordStarts(text)) {
+    if (wordStart < resumeAt) continue;
+    let keywordStart = wordStart;
+    if (asciiLower(text.charCodeAt(wordStart)) === 107 /* k */) {
+      keywordStart = keyWordStart(text, wordStart);
+      // The word before `key` may start before `resumeAt`, inside a name already looked at.
+      if (keywordStart < resumeAt) continue;
+    }
+    // The words are made of name characters, so the name ends at the first other character
+    // after the word, or 64 characters after the word's start.
+    let nameEnd = wordStart;
+    while (nameEnd < text.length && nameEnd - keywordStart < 64 && isNameChar(text.charCodeAt(nameEnd))) nameEnd++;
+    resumeAt = nameEnd;
 
     // Cheap rejection first: most keyword hits are not followed by an assignment.
     let p = nameEnd;
     const closing = text.charCodeAt(p);
     if (closing === 34 || closing === 39) p++;
     if (text.charCodeAt(p) === 93) p++;
+    const afterName = p;
     while (text.charCodeAt(p) === 32 || text.charCodeAt(p) === 9) p++;
-    const op = text.charCodeAt(p);
-    if (op !== 61 && op !== 58 && op !== 62 && op !== 32) continue;
+    let op = text.charCodeAt(p);
+    if (op !== 61 && op !== 58 && op !== 62) {
+      // Whitespace and then no operator: the form of a command-line flag (`--password value`),
+      // which is checked once the name is known.
+      if (p === afterName || afterName !== nameEnd) continue;
+      op = 32;
+    }
 
-    let nameStart = match.index;
-    while (nameStart > 0 && match.index - nameStart < 64) {
+    let nameStart = keywordStart;
+    while (nameStart > 0 && keywordStart - nameStart < 64) {
       const c = text.charCodeAt(nameStart - 1);
       if (!isNameChar(c) && c !== 46) break;
       nameStart--;
@@ -167,7 +219,9 @@ function scanAssignments(text: string, findings: Finding[]): void {
       valueStart = p + 1;
       isXml = true;
     } else {
-      if (!name.startsWith('--')) continue; // only `--password value` on a command line
+      // Only `--password value` on a command line. MySQL's clients take the password only as
+      // `--password=value`; the word after `--password ` is the next argument, such as the database.
+      if (!name.startsWith('--') || text.charCodeAt(p) === 45 /* - */ || isMysqlCommandLine(text, nameStart)) continue;
       valueStart = p;
     }
     while (text.charCodeAt(valueStart) === 32 || text.charCodeAt(valueStart) === 9) valueStart++;
@@ -197,23 +251,23 @@ function scanAssignments(text: string, findings: Finding[]): void {
       start = valueStart;
       end = start;
       while (end < text.length && end - start <= 400 && !isUnquotedTerminator(text.charCodeAt(end))) end++;
-      context = isLiteralContext(text, nameStart, name, op, end) ? 'literal' : 'code';
+      if (name.startsWith('-')) context = 'flag';
+      else context = isLiteralContext(text, nameStart, name, op, end) ? 'literal' : 'code';
     }
 
     const value = text.slice(start, end);
     if (!looksLikeCredential(value, context, type, name)) continue;
     findings.push(secretFinding(type, context === 'code' ? 0.6 : 0.8, start, end));
-    keywordPattern.lastIndex = Math.max(keywordPattern.lastIndex, end);
+    resumeAt = Math.max(resumeAt, end);
   }
 }
 
 /**
  * Reports whether an unquoted value is a literal: a .env, shell, properties or INI line
  * (`NAME=value` at the start of a line, `export NAME=value`), a YAML line (`name: value` up to the
- * end of the line), a command-line flag (`--password=value`) or a URL query parameter (`?token=value`).
+ * end of the line) or a URL query parameter (`?token=value`).
  */
 function isLiteralContext(text: string, nameStart: number, name: string, op: number, valueEnd: number): boolean {
-  if (name.startsWith('-')) return true;
   const before = text.charCodeAt(nameStart - 1);
   if ((before === 63 || before === 38) && op === 61) return true;
   // Only the last 120 characters before the name are read, so a long line costs no more than a short one.
@@ -230,6 +284,47 @@ function isLiteralContext(text: string, nameStart: number, name: string, op: num
   let rest = valueEnd;
   while (text.charCodeAt(rest) === 32 || text.charCodeAt(rest) === 9 || text.charCodeAt(rest) === 13) rest++;
   return rest >= text.length || text.charCodeAt(rest) === 10 || text.charCodeAt(rest) === 35;
+}
+
+/** A MySQL or MariaDB client named as a command before the flag, on the same line. */
+const mysqlCommand = /(?:^|[\s;&|(`'"/])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|mariadb|mariadb-dump|mariadb-admin)(?:\.exe)?\s/;
+
+function isMysqlCommandLine(text: string, flagStart: number): boolean {
+  const lineStart = Math.max(text.lastIndexOf('\n', flagStart - 1) + 1, flagStart - 400);
+  return mysqlCommand.test(text.slice(lineStart, flagStart));
+}
+
+/**
+ * Finds MySQL's short password flag, which takes its value attached: `-p'S3cret!'`, `-p"S3cret!"`
+ * or `-pS3cret!`. Many other commands have a `-p` flag (`mkdir -p`, `cp -p`, `ssh -p2222`), so an
+ * unquoted value counts only on the command line of a MySQL or MariaDB client. A quoted value
+ * counts after any command, because other tools do not quote an attached `-p` value.
+ */
+function scanShortPasswordFlags(text: string, findings: Finding[]): void {
+  for (let flag = text.indexOf('-p'); flag >= 0; flag = text.indexOf('-p', flag + 2)) {
+    const before = text.charCodeAt(flag - 1);
+    if (flag > 0 && before !== 32 && before !== 9 && before !== 10) continue;
+    const valueStart = flag + 2;
+    const first = text.charCodeAt(valueStart);
+    let start: number;
+    let end: number;
+    let context: ValueContext;
+    if (first === 34 || first === 39) {
+      start = valueStart + 1;
+      end = readQuoted(text, valueStart);
+      if (end < 0) continue;
+      context = 'quoted';
+    } else {
+      if (Number.isNaN(first) || isUnquotedTerminator(first) || first === 45 || !isMysqlCommandLine(text, flag)) continue;
+      start = valueStart;
+      end = start;
+      while (end < text.length && end - start <= 400 && !isUnquotedTerminator(text.charCodeAt(end))) end++;
+      context = 'flag';
+    }
+    const value = text.slice(start, end);
+    if (!looksLikeCredential(value, context, 'generic_password', '-p')) continue;
+    findings.push(secretFinding('generic_password', 0.8, start, end));
+  }
 }
 
 const authorizationPattern = /\b(Bearer|Basic)[ \t]+([A-Za-z0-9._~+/-]{16,}=*)/g;
@@ -252,6 +347,7 @@ export const genericAssignmentDetector: Detector = {
   scan(text: string): Finding[] {
     const findings: Finding[] = [];
     scanAssignments(text, findings);
+    scanShortPasswordFlags(text, findings);
     if (text.indexOf('Bearer') >= 0 || text.indexOf('Basic') >= 0) scanAuthorizationHeaders(text, findings);
     return findings;
   },

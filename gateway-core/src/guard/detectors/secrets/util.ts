@@ -5,6 +5,19 @@ export function secretFinding(type: string, confidence: number, start: number, e
   return { type, category: 'secret', confidence, start, end };
 }
 
+/**
+ * Reports whether `text` contains `prefix` immediately followed by `suffix`. Only `suffix` is
+ * searched for, so split the literal where a rare character starts. V8's `indexOf` skips ahead
+ * to each place of the pattern's first character, which is fast for a capital letter and slow
+ * for a common lower-case one.
+ */
+export function containsAfter(text: string, prefix: string, suffix: string): boolean {
+  for (let index = text.indexOf(suffix); index >= 0; index = text.indexOf(suffix, index + 1)) {
+    if (index >= prefix.length && text.startsWith(prefix, index - prefix.length)) return true;
+  }
+  return false;
+}
+
 /** Shannon entropy of `value` in bits per character. */
 export function shannonEntropy(value: string): number {
   if (value.length === 0) return 0;
