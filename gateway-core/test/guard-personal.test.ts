@@ -332,6 +332,18 @@ describe('organization detector', () => {
     expect(() => createOrganizationDetector({ patterns: [{ name: 'empty', regex: '' }], words: [] })).toThrow(OrganizationRuleError);
   });
 
+  it('organization words match inside identifiers', () => {
+    const detector = createOrganizationDetector({ patterns: [], words: [{ name: 'code_name', words: ['Nightjar', 'Falcon', 'Falcon Prime'] }] });
+    const found = (text: string): string[] => detector.scan(text).map((finding) => text.slice(finding.start, finding.end));
+    expect(found('class NightjarService {}')).toEqual(['Nightjar']);
+    expect(found('DROP TABLE nightjar_db;')).toEqual(['nightjar']);
+    expect(found('getNightjar()')).toEqual(['Nightjar']);
+    expect(found('Nightjar2 launch')).toEqual(['Nightjar']);
+    expect(found('Nightjars and NIGHTJARSERVICE')).toEqual([]);
+    expect(found('the Falcon Primer')).toEqual(['Falcon']);
+    expect(found('Falcon Prime ships')).toEqual(['Falcon Prime']);
+  });
+
   it('organization patterns run in linear time', () => {
     // Each of these backtracks exponentially in JavaScript's engine; RE2 matches in one pass.
     const text = `${'a'.repeat(50_000)}!`;

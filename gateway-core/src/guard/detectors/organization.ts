@@ -87,7 +87,14 @@ function escapeRegex(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\\/]/g, '\\$&');
 }
 
-function compileWords(rule: OrganizationWordRule): RegExp {
+interface CompiledWords {
+  /** All words as one alternation, longest first. */
+  regex: RegExp;
+  /** Each word alone, sticky, longest first, for retrying shorter words at a rejected position. */
+  each: RegExp[];
+}
+
+function compileWords(rule: OrganizationWordRule): CompiledWords {
   validateRuleName(rule.name, 'word');
   const where = `word rule "${rule.name}"`;
   if (rule.words.length === 0 || rule.words.length > ORGANIZATION_RULE_LIMITS.maxWordsPerRule) {
@@ -104,14 +111,15 @@ function compileWords(rule: OrganizationWordRule): RegExp {
   // Longer words first, so that "Falcon Prime" wins over "Falcon" at the same position.
   alternatives.sort((left, right) => right.length - left.length);
 
-  // Whole words: no letter, combining mark, digit or underscore on either side. The left side is
-  // checked by `precededByWordCharacter` after a match, because a leading lookbehind would run at
-  // every position of the text and made this pattern about three times slower.
-  return new RegExp(`(?:${alternatives.join('|')})(?![\\p{L}\\p{M}\\p{N}_])`, 'giu');
+  // Both ends are checked by `joinsWord` after a match, because a leading lookbehind would run at
+  // every position of the text and made this pattern about three times slower, and because the
+  // camelCase check needs the case of the matched text, which the `i` flag hides.
+  return { regex: new RegExp(`(?:${alternatives.join('|')})`, 'giu'), each: alternatives.map((alternative) => new RegExp(alternative, 'iuy')) };
 }
 
-/** One code point that continues a word; the same class and flags as the right-side lookahead. */
-const WORD_CHARACTER = /[\p{L}\p{M}\p{N}_]/iuy;
+const LETTER_OR_MARK = /[\p{L}\p{M}]/u;
+const LOWERCASE = /\p{Ll}/u;
+const UPPERCASE = /\p{Lu}/u;
 
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
@@ -121,13 +129,23 @@ function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
-/** Whether the code point that ends just before `index` is a letter, combining mark, digit or underscore. */
-function precededByWordCharacter(text: string, index: number): boolean {
-  if (index === 0) return false;
+/** Returns the code point that ends just before `index`, or '' at the start of the text. */
+function codePointBefore(text: string, index: number): string {
+  if (index === 0) return '';
   let start = index - 1;
   if (start > 0 && isLowSurrogate(text.charCodeAt(start)) && isHighSurrogate(text.charCodeAt(start - 1))) start--;
-  WORD_CHARACTER.lastIndex = start;
-  return WORD_CHARACTER.test(text);
+  return text.slice(start, index);
+}
+
+/**
+ * Returns whether the code points `before` and `after` belong to one word, so that a listed word
+ * ending or starting between them is part of a longer word. Digits, `_` and punctuation separate
+ * words, and so does a lowercase letter followed by an uppercase one, so `NightjarService`,
+ * `nightjar_db` and `getNightjar` contain "Nightjar" while `Nightjars` does not.
+ */
+function joinsWord(before: string, after: string): boolean {
+  if (before === '' || after === '' || !LETTER_OR_MARK.test(before) || !LETTER_OR_MARK.test(after)) return false;
+  return !(LOWERCASE.test(before) && UPPERCASE.test(after));
 }
 
 /** Length in UTF-16 code units of the code point that starts at `index`. */
@@ -155,20 +173,41 @@ function patternRule(rule: OrganizationPatternRule): CompiledRule {
   };
 }
 
+/** Returns whether text[start, end) stands alone: the word boundary holds on both sides. */
+function standsAlone(text: string, start: number, end: number): boolean {
+  const first = String.fromCodePoint(text.codePointAt(start)!);
+  const next = end < text.length ? String.fromCodePoint(text.codePointAt(end)!) : '';
+  return !joinsWord(codePointBefore(text, start), first) && !joinsWord(codePointBefore(text, end), next);
+}
+
 function wordRule(rule: OrganizationWordRule): CompiledRule {
-  const regex = compileWords(rule);
+  const { regex, each } = compileWords(rule);
+
+  /** Returns the end of the longest word that matches at `start` and stands alone, or -1. */
+  const standingWordAt = (text: string, start: number): number => {
+    for (const word of each) {
+      word.lastIndex = start;
+      if (word.test(text) && standsAlone(text, start, word.lastIndex)) return word.lastIndex;
+    }
+    return -1;
+  };
+
   return {
     name: rule.name,
     forEachMatch(text, visit) {
       regex.lastIndex = 0;
       let match: RegExpExecArray | null;
       while ((match = regex.exec(text)) !== null) {
-        if (precededByWordCharacter(text, match.index)) {
-          // Resume at the next code point, where the search would have gone on with the lookbehind.
-          regex.lastIndex = match.index + codePointLength(text, match.index);
+        const start = match.index;
+        let end = start + match[0].length;
+        // The alternation took the longest word here; a shorter one ("Falcon" in "Falcon Primer") may still stand alone.
+        if (!standsAlone(text, start, end)) end = standingWordAt(text, start);
+        if (end < 0) {
+          regex.lastIndex = start + codePointLength(text, start);
           continue;
         }
-        if (!visit(match.index, match.index + match[0].length)) return;
+        regex.lastIndex = end;
+        if (!visit(start, end)) return;
       }
     },
   };
