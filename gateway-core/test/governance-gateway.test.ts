@@ -316,8 +316,12 @@ describe('budgets in the request path', () => {
 
     const budget = await management('POST', '/budgets', { scope: 'team', scope_id: 'data', period: 'monthly', limit_usd: 50 });
     expect(budget.status).toBe(201);
+    expect(budget.json).toMatchObject({ period: 'monthly', time_zone: null, window_start: null });
     const patched = await management('PATCH', `/budgets/${budget.json.id}`, { limit_usd: 75 });
     expect(patched.json.limit_usd).toBe(75);
+    const misspelt = await management('POST', '/budgets', { scope: 'team', scope_id: 'data', period: 'daily', limit: 5 });
+    expect(misspelt.status).toBe(400);
+    expect(misspelt.json.error.param).toBe('limit');
     const bad = await management('POST', '/budgets', { scope: 'team', scope_id: 'data', period: 'yearly', limit_usd: 5 });
     expect(bad.status).toBe(400);
     expect(bad.json.error.param).toBe('period');

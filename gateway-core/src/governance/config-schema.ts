@@ -170,7 +170,8 @@ export function toBudgetPatch(entry: BudgetPatchEntry): Partial<Omit<BudgetInput
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  // A misspelt field also leaves its intended field missing; the unknown name is the better hint.
+  const issue = result.error.issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? result.error.issues[0]!;
   const field = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     throw invalidField(issue.keys[0] ?? field, `Unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}; check the spelling.`);

@@ -242,6 +242,8 @@ export class Guard {
   private scanWith(collect: (body: Record<string, unknown>) => TextPart[], body: Record<string, unknown>): RequestScan | null {
     if (!this.settings.enabled) return null;
     const parts = collect(body);
+    // NOTE: each part is scanned alone, so a value split across two parts (a connection string
+    // whose password starts the next content part) is not found.
     const findingsPerPart = parts.map((part) => this.scanner.scan(part.text));
     if (findingsPerPart.every((findings) => findings.length === 0)) return null;
     return new RequestScan(collect, body, parts, findingsPerPart, this.settings, this.hashKey);

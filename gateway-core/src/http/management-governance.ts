@@ -230,7 +230,11 @@ function budgetJson(budget: Budget): Record<string, unknown> {
     name: budget.name,
     scope: budget.scope.kind,
     scope_id: budget.scope.kind === 'org' ? null : budget.scope.id,
-    period: budget.period,
+    // The same fields a budget is created with.
+    period: budget.period.kind,
+    time_zone: budget.period.kind === 'fixed' ? null : budget.period.timeZone,
+    window_start: budget.period.kind === 'fixed' ? budget.period.start : null,
+    window_days: budget.period.kind === 'fixed' ? budget.period.lengthDays : null,
     limit_usd: budget.limitUsd,
     action: budget.action,
     downgrade_alias: budget.downgradeAlias,
