@@ -6,6 +6,7 @@ import { sql as routeReason } from './migrations/0002-route-reason';
 import { sql as keyOwner } from './migrations/0003-key-owner';
 import { sql as guardEvents } from './migrations/0004-guard-events';
 import { sql as governance } from './migrations/0005-governance';
+import { sql as cache } from './migrations/0006-cache';
 
 export type SqliteDatabase = Database.Database;
 
@@ -16,6 +17,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   { version: 3, name: 'key-owner', sql: keyOwner },
   { version: 4, name: 'guard-events', sql: guardEvents },
   { version: 5, name: 'governance', sql: governance },
+  { version: 6, name: 'cache', sql: cache },
 ];
 
 export const databaseFileName = 'airlock.db';
