@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CacheStore } from './cache/store';
 import type { GatewayConfig } from './config/load';
 import { createGovernance, type Governance } from './governance/governance';
 import { Guard } from './guard/guard';
@@ -56,7 +57,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const guardEvents = new GuardEventStore(db);
   let guard: Guard;
   let governance: Governance;
+  let cacheStore: CacheStore;
   try {
+    cacheStore = new CacheStore(db, { maxBytes: config.cache.maxBytes });
     guard = new Guard(config.guard, options.guardHashKey ?? loadGuardHashKey(config.server.dataDir));
     governance = createGovernance(db, {
       isKnownAlias: (alias) => config.aliases.has(alias),
@@ -86,9 +89,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     providers: new ProviderRegistry([new OpenAIProvider(), new AnthropicProvider(), new OllamaProvider()]),
     guard,
     governance,
+    cache: { settings: config.cache, store: cacheStore },
     keys,
     audit,
     guardEvents,
+    db,
     logger,
     security: {
       extraHosts: [...config.server.allowedHosts, ...(isLoopbackHost(host) || host === '0.0.0.0' || host === '::' ? [] : [host.toLowerCase()])],

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ZodArray, ZodObject, ZodOptional, type z } from 'zod';
+import { buildCacheSettings, type CacheSettings } from '../cache/settings';
 import type { GovernanceConfig } from '../governance/config-schema';
 import { createOrganizationDetector } from '../guard/detectors/organization';
 import { builtInDetectorTypes } from '../guard/guard';
@@ -63,6 +64,8 @@ export interface GatewayConfig {
   guard: GuardSettings;
   /** airlock.governance as parsed, applied to the database at start; undefined when the file has none. */
   governance: GovernanceConfig | undefined;
+  /** The response cache: airlock.cache, or LiteLLM's cache settings. */
+  cache: CacheSettings;
   /** The master key (admin), when the config sets one. */
   masterKey: string | null;
   /** Start-up warnings, each naming a key; logged by the host. */
@@ -183,7 +186,8 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
     allowedHosts: (airlock.allowed_hosts ?? []).map((host) => host.toLowerCase()),
     logLevel: airlock.log_level ?? 'info',
   };
-  return { server, deployments, aliases, groupAliases, router, policy, guard, governance: file.airlock?.governance, masterKey, warnings, path };
+  const cache = buildCacheSettings(file.airlock?.cache, file.litellm_settings as { cache?: unknown; cache_params?: unknown } | undefined, warnings);
+  return { server, deployments, aliases, groupAliases, router, policy, guard, governance: file.airlock?.governance, cache, masterKey, warnings, path };
 }
 
 /** Validate airlock.guard: action names, organisation rules (compiled once here) and local_model. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cacheSettingsSchema } from '../cache/settings';
 import { governanceSchema } from '../governance/config-schema';
 import { guardSettingsSchema } from '../guard/settings';
 
@@ -87,6 +88,8 @@ export const airlockSettingsSchema = z.strictObject({
   guard: guardSettingsSchema.optional(),
   /** Organisation, teams, users and budgets. */
   governance: governanceSchema.optional(),
+  /** The response cache. */
+  cache: cacheSettingsSchema.optional(),
 });
 
 export const configFileSchema = z.looseObject({
@@ -190,6 +193,9 @@ export const actedKeys: ReadonlyArray<string> = [
   'airlock.routing',
   'airlock.guard',
   'airlock.governance',
+  'airlock.cache',
+  'litellm_settings.cache',
+  'litellm_settings.cache_params',
 ];
 
 /** Acted keys whose children are names or values, not settings, so the warning pass stops there. */
@@ -201,6 +207,8 @@ export const opaqueKeys: ReadonlySet<string> = new Set([
   'airlock.routing',
   'airlock.guard',
   'airlock.governance',
+  'airlock.cache',
+  'litellm_settings.cache_params',
   'airlock.allowed_origins',
   'airlock.allowed_hosts',
 ]);

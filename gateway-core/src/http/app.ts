@@ -10,6 +10,7 @@ import { guardOutcome } from '../pipeline/guard-step';
 import type { Guard } from '../guard/guard';
 import type { AuditRecord, AuditStore } from '../storage/audit';
 import type { GuardEventStore } from '../storage/guard-events';
+import type { SqliteDatabase } from '../storage/database';
 import type { KeyStore } from '../storage/keys';
 import { authenticate } from './auth';
 import { readJsonBody } from './body';
@@ -23,6 +24,7 @@ export interface AppDependencies extends ChatDependencies {
   keys: KeyStore;
   audit: AuditStore;
   guardEvents: GuardEventStore;
+  db: SqliteDatabase;
   logger: Logger;
   security: SecurityPolicy;
   maxBodyBytes: number;
@@ -140,6 +142,8 @@ export function createApp(deps: AppDependencies): express.Express {
       guardEvents: deps.guardEvents,
       guardSettings: deps.guard.settings,
       governance: deps.governance,
+      cache: deps.cache,
+      db: deps.db,
       router: deps.router,
       maxBodyBytes: deps.maxBodyBytes,
     }),);

@@ -3,10 +3,13 @@ import { GatewayError } from '../errors';
 import type { GuardSettings } from '../guard/settings';
 import type { AuditFilter, AuditStore } from '../storage/audit';
 import type { GuardEventStore } from '../storage/guard-events';
+import type { SqliteDatabase } from '../storage/database';
 import type { KeyStore, Principal } from '../storage/keys';
 import { authenticate, requireAdmin } from './auth';
 import { readJsonBody } from './body';
 import type { Governance } from '../governance/governance';
+import type { ResponseCache } from '../pipeline/cache-step';
+import { addCacheRoutes } from './management-cache';
 import { addGovernanceRoutes } from './management-governance';
 import { addGuardRoutes } from './management-guard';
 import { queryLimit, queryText, queryTime } from './query';
@@ -19,6 +22,9 @@ export interface ManagementDependencies {
   guardEvents: GuardEventStore;
   guardSettings: GuardSettings;
   governance: Governance;
+  cache: ResponseCache;
+  /** The database, for statistics that read the audit log directly. */
+  db: SqliteDatabase;
   router: Router;
   maxBodyBytes: number;
 }
@@ -153,6 +159,7 @@ export function managementRouter(deps: ManagementDependencies): express.Router {
 
   addGuardRoutes(router, route, deps);
   addGovernanceRoutes(router, route, deps);
+  addCacheRoutes(router, route, deps);
   return router;
 }
 

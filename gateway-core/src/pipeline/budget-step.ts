@@ -124,6 +124,19 @@ export class BudgetGate {
     if (!settlement.persisted) this.ctx.flags.add('ledger_write_pending');
   }
 
+  /** Records a cache hit: $0 spent, and what the stored answer cost as savings. */
+  recordCacheHit(alias: string, originalCostUsd: number | null): void {
+    if (this.principal === null) return;
+    const result = this.governance.admission.recordCacheHit({
+      requestId: this.ctx.id,
+      principal: this.principal,
+      alias,
+      requestedModel: this.request.requestedModel,
+      wouldHaveCostUsd: originalCostUsd,
+    });
+    if (!result.persisted) this.ctx.flags.add('ledger_write_pending');
+  }
+
   /** Releases a reservation that no attempt will settle. */
   releaseOpen(): void {
     if (this.reservation === null) return;

@@ -10,6 +10,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
 import { runAttempts, type Admission, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
+import { decideCache, lookup, serveHit, setCacheHeader, type CacheDecision, type ResponseCache } from './cache-step';
 import { BudgetGate, detectPromptCaching, requestedChoices, requestedOutputLimit } from './budget-step';
 import { attemptRequestFor, guardRefusal, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
 import type { Router } from './router';
@@ -23,6 +24,7 @@ export interface ChatDependencies {
   providers: ProviderRegistry;
   guard: Guard;
   governance: Governance;
+  cache: ResponseCache;
 }
 
 /** The request as each destination class receives it; redacted copies are made once per class. */
@@ -62,7 +64,7 @@ export async function handleChat(
   });
   gate.acquireRateLimit(routeRequest.estimatedTokens);
   try {
-    await runChat(deps, ctx, surface, request, res, forwarded, routeRequest, gate);
+    await runChat(deps, ctx, surface, request, res, { forwarded, requestHeaders }, routeRequest, gate);
   } finally {
     // Settles what a finished attempt used, or releases the reservation of a failed one.
     gate.settle(ctx.usage === null ? null : ctx.deployment);
@@ -75,10 +77,11 @@ async function runChat(
   surface: ChatSurface,
   request: ParsedChatRequest,
   res: ServerResponse,
-  forwarded: Record<string, string>,
+  headers: { forwarded: Record<string, string>; requestHeaders: Record<string, string | string[] | undefined> },
   routeRequest: { mode: 'chat'; stream: boolean; estimatedTokens: number },
   gate: BudgetGate,
 ): Promise<void> {
+  const { forwarded, requestHeaders } = headers;
   let plan = deps.router.plan({ ...routeRequest, requested: request.alias, routingInput: () => routingInput(ctx, request) });
 
   const scan = deps.guard.scanRequest(surface.format, request.body);
@@ -100,6 +103,19 @@ async function runChat(
   const variants = new Map<DestinationClass, AttemptRequest>();
   const requestFor: AttemptRequests = (destination) => attemptRequestFor(surface, request, scan, variants, destination);
 
+  // Step 5: the response cache, when it is on.
+  const cached = deps.cache.settings.enabled ? decideCache(deps.cache, ctx, surface, request, plan, scan, requestHeaders) : null;
+  if (cached !== null) {
+    const entry = lookup(deps.cache, cached);
+    if (entry !== null) {
+      gate.recordCacheHit(plan.alias, entry.costUsd);
+      serveHit(ctx, surface, request, entry, res);
+      return;
+    }
+    ctx.cacheStatus = cached.kind === 'use' ? 'miss' : 'skip';
+    setCacheHeader(res, cached.kind === 'use' ? 'miss' : `skip; reason=${cached.reason}`);
+  }
+
   if (!request.stream) {
     const { value, deployment, call } = await runAttempts(
       ctx,
@@ -118,8 +134,12 @@ async function runChat(
     setEmulatedHeader(res, value.emulated);
     ctx.markFirstToken();
     writeJson(ctx, res, 200, value.body);
+    if (cached?.kind === 'use') storeAnswer(deps, ctx, surface, cached, value.body);
     return;
   }
+
+  // TODO: streamed answers are not stored yet, because that needs the stream assembled into a
+  // whole response; a stored non-streaming answer is replayed to streaming requests.
 
   const { value: opened, deployment, call } = await runAttempts(
     ctx,
@@ -137,6 +157,25 @@ async function runChat(
     call.finish();
     settleStreamUsage(ctx, deployment, request, opened.handle, completed);
     recordDeploymentTokens(deps, deployment, ctx, routeRequest.estimatedTokens);
+  }
+}
+
+/** Stores a successful answer; a failed write is logged and never fails the request. */
+function storeAnswer(deps: ChatDependencies, ctx: RequestContext, surface: ChatSurface, cached: CacheDecision & { kind: 'use' }, body: Record<string, unknown>): void {
+  try {
+    deps.cache.store.put({
+      key: cached.key,
+      namespace: cached.namespace,
+      alias: cached.alias,
+      format: surface.format,
+      response: body,
+      usage: ctx.usage,
+      costUsd: ctx.costUsd,
+      latencyMs: ctx.elapsedMs(),
+      ttlSeconds: deps.cache.settings.ttlSeconds,
+    });
+  } catch (error) {
+    ctx.log.error({ err: error }, 'failed to store the answer in the response cache');
   }
 }
 

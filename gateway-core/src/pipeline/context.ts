@@ -49,6 +49,8 @@ export class RequestContext {
   readonly guardDestinations = new Set<DestinationClass>();
   /** The model name a budget's downgrade action moved the request away from. */
   budgetDowngradedFrom: string | null = null;
+  /** What the response cache did: hit-exact, miss or skip; null when it was not consulted. */
+  cacheStatus: string | null = null;
   /** The strongest guard action, filled in when the request finishes. */
   guardAction: string | null = null;
 
@@ -97,6 +99,7 @@ export class RequestContext {
       fallbackFrom: this.fallbackFrom,
       guardAction: this.guardAction,
       guardFindings: this.guardScan?.count ?? 0,
+      cacheStatus: this.cacheStatus,
     };
   }
 }

@@ -41,6 +41,8 @@ export interface AuditRecord {
   guardAction: string | null;
   /** Guard findings in the request; their events are in guard_events. */
   guardFindings: number;
+  /** hit-exact, miss or skip; null when the request did not consult the cache. */
+  cacheStatus: string | null;
 }
 
 export interface AuditFilter {
@@ -84,6 +86,7 @@ interface AuditRow {
   fallback_from: string | null;
   guard_action: string | null;
   guard_findings: number;
+  cache_status: string | null;
 }
 
 /** The audit log: one row per request, written once the response has finished. */
@@ -94,9 +97,9 @@ export class AuditStore {
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`INSERT INTO audit_log (id, created_at, key_id, client, inbound_api, alias, provider, provider_model,
       deployment_id, stream, http_status, error_kind, error_message, attempts, usage, raw_usage, cost_usd, pricing, latency_ms,
-      ttft_ms, flags, route_reason, fallback_from, guard_action, guard_findings) VALUES (@id, @created_at, @key_id, @client, @inbound_api, @alias, @provider, @provider_model, @deployment_id,
+      ttft_ms, flags, route_reason, fallback_from, guard_action, guard_findings, cache_status) VALUES (@id, @created_at, @key_id, @client, @inbound_api, @alias, @provider, @provider_model, @deployment_id,
       @stream, @http_status, @error_kind, @error_message, @attempts, @usage, @raw_usage, @cost_usd, @pricing, @latency_ms, @ttft_ms,
-      @flags, @route_reason, @fallback_from, @guard_action, @guard_findings)`);
+      @flags, @route_reason, @fallback_from, @guard_action, @guard_findings, @cache_status)`);
     this.byId = db.prepare<[string], AuditRow>('SELECT * FROM audit_log WHERE id = ?');
   }
 
@@ -127,6 +130,7 @@ export class AuditStore {
       fallback_from: record.fallbackFrom,
       guard_action: record.guardAction,
       guard_findings: record.guardFindings,
+      cache_status: record.cacheStatus,
     });
   }
 
@@ -191,5 +195,6 @@ function fromRow(row: AuditRow): AuditRecord {
     fallbackFrom: row.fallback_from,
     guardAction: row.guard_action,
     guardFindings: row.guard_findings,
+    cacheStatus: row.cache_status,
   };
 }

@@ -29,4 +29,7 @@ CREATE INDEX cache_entries_expires_at ON cache_entries (expires_at);
 CREATE INDEX cache_entries_last_used_at ON cache_entries (last_used_at);
 CREATE INDEX cache_entries_namespace ON cache_entries (namespace);
 CREATE INDEX cache_entries_alias ON cache_entries (alias);
+
+-- hit-exact, miss or skip: what the cache did for the request; null when the cache is off.
+ALTER TABLE audit_log ADD COLUMN cache_status TEXT;
 `;

@@ -1,0 +1,103 @@
+/**
+ * The exact response cache in the request path (step 5): whether a request may use the cache,
+ * its key, serving a hit (also as a replayed stream) and storing a successful answer.
+ */
+import type { ServerResponse } from 'node:http';
+import { cacheNamespace, exactCacheKey } from '../cache/key';
+import { replayAnthropicStream, replayOpenAIStream } from '../cache/replay';
+import type { CacheSettings } from '../cache/settings';
+import type { CacheEntry, CacheStore } from '../cache/store';
+import type { RequestScan } from '../guard/guard';
+import type { RequestContext } from './context';
+import type { RoutePlan } from './router';
+import type { ChatSurface, ParsedChatRequest } from './surface';
+
+export interface ResponseCache {
+  settings: CacheSettings;
+  store: CacheStore;
+}
+
+export type CacheDecision =
+  | { kind: 'skip'; reason: string }
+  | { kind: 'use'; key: string; namespace: string; alias: string; maxAgeMs: number | null; refresh: boolean };
+
+function headerText(value: string | string[] | undefined): string {
+  return (Array.isArray(value) ? value.join(',') : (value ?? '')).toLowerCase();
+}
+
+/**
+ * Decides whether a request reads and writes the cache. Never cached: requests that send
+ * `Cache-Control: no-cache` or `no-store` or `x-airlock-cache: off`, and requests the guard acts
+ * on at any destination, because their answers carry values that belong to that request only.
+ * `x-airlock-cache: refresh` skips the lookup but stores the new answer; `Cache-Control:
+ * max-age=N` serves only entries at most N seconds old.
+ */
+export function decideCache(
+  cache: ResponseCache,
+  ctx: RequestContext,
+  surface: ChatSurface,
+  request: ParsedChatRequest,
+  plan: RoutePlan,
+  scan: RequestScan | null,
+  headers: Record<string, string | string[] | undefined>,
+): CacheDecision {
+  const control = headerText(headers['cache-control']);
+  const own = headerText(headers['x-airlock-cache']);
+  if (own === 'off') return { kind: 'skip', reason: 'x-airlock-cache: off' };
+  if (/\bno-store\b/.test(control)) return { kind: 'skip', reason: 'cache-control: no-store' };
+  if (/\bno-cache\b/.test(control)) return { kind: 'skip', reason: 'cache-control: no-cache' };
+  if (scan !== null) {
+    for (const destination of ['cloud', 'local'] as const) {
+      const decision = scan.decision(destination);
+      if (decision.redacting.length + decision.blocking.length + decision.routeLocal.length > 0) return { kind: 'skip', reason: 'guard' };
+    }
+  }
+  if (ctx.principal === null) return { kind: 'skip', reason: 'no principal' };
+
+  const maxAge = /\bmax-age=(\d+)\b/.exec(control);
+  const namespace = cacheNamespace(cache.settings.namespace, ctx.principal);
+  const key = exactCacheKey({
+    namespace,
+    format: surface.format,
+    alias: plan.alias,
+    deploymentIds: plan.primary.map((deployment) => deployment.id),
+    body: request.body,
+  });
+  return { kind: 'use', key, namespace, alias: plan.alias, maxAgeMs: maxAge ? Number(maxAge[1]) * 1000 : null, refresh: own === 'refresh' };
+}
+
+/** Returns the entry for a request that may read the cache, or null on a miss. */
+export function lookup(cache: ResponseCache, decision: CacheDecision): CacheEntry | null {
+  if (decision.kind !== 'use' || decision.refresh) return null;
+  const entry = cache.store.get(decision.key);
+  if (entry === null) return null;
+  if (decision.maxAgeMs !== null && Date.now() - entry.createdAt > decision.maxAgeMs) return null;
+  return entry;
+}
+
+/** Sets x-airlock-cache: hit-exact, miss, or skip with its reason. */
+export function setCacheHeader(res: ServerResponse, status: string): void {
+  res.setHeader('x-airlock-cache', status);
+}
+
+/** Writes a hit: the stored body, or for a streaming request the body replayed as a stream. */
+export function serveHit(ctx: RequestContext, surface: ChatSurface, request: ParsedChatRequest, entry: CacheEntry, res: ServerResponse): void {
+  ctx.cacheStatus = 'hit-exact';
+  ctx.usage = entry.usage;
+  ctx.costUsd = 0;
+  ctx.flags.add('cache_hit');
+  setCacheHeader(res, 'hit-exact');
+  res.setHeader('x-airlock-cache-age', String(Math.max(0, Math.floor((Date.now() - entry.createdAt) / 1000))));
+  ctx.markFirstToken();
+  ctx.httpStatus = 200;
+  if (!request.stream) {
+    const text = JSON.stringify(entry.response);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return;
+  }
+  const includeUsage = (request.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+  const text = surface.format === 'openai-chat' ? replayOpenAIStream(entry.response, includeUsage) : replayAnthropicStream(entry.response);
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+  res.end(text);
+}
