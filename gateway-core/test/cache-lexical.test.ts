@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+
+import { compareSignatures, describeMismatches, extractSignature } from '../src/cache/lexical.js';
+
+function mismatchFields(query: string, candidate: string): string[] {
+  return compareSignatures(extractSignature(query), extractSignature(candidate)).mismatches.map((mismatch) => mismatch.field);
+}
+
+describe('extractSignature', () => {
+  it('finds numbers, signed and with separators', () => {
+    const signature = extractSignature('Return -1 after 1,000 tries on Python 3.12, not x-2');
+    expect(signature.numbers).toEqual(['-1', '1000', '2', '3.12']);
+  });
+
+  it('finds identifiers and flags', () => {
+    const signature = extractSignature('Why does getUserById call os.path.join() with MAX_RETRIES and --force?');
+    expect(signature.identifiers).toEqual(['--force', 'MAX_RETRIES', 'getUserById', 'os.path.join']);
+  });
+
+  it('keeps technology names out of identifiers', () => {
+    const signature = extractSignature('Deep copy in JavaScript');
+    expect(signature.identifiers).toEqual([]);
+    expect(signature.terms).toContain('javascript');
+  });
+
+  it('finds paths, file names and URLs', () => {
+    const signature = extractSignature('Compare src/app.ts, ~/.bashrc, package.json, .env, Dockerfile and https://example.com/v1/x.');
+    expect(signature.paths).toEqual(['.env', 'Dockerfile', 'https://example.com/v1/x', 'package.json', 'src/app.ts', '~/.bashrc']);
+  });
+
+  it('treats and/or and client/server as prose', () => {
+    expect(extractSignature('Use async/await on the client/server and/or worker').paths).toEqual([]);
+  });
+
+  it('finds quoted strings but not apostrophes', () => {
+    const signature = extractSignature(`Don't print "connection refused" or 'EOF' or “lỗi”`);
+    expect(signature.quoted).toEqual(['EOF', 'connection refused', 'lỗi']);
+    expect(signature.negations).toBe(1);
+  });
+
+  it('collapses whitespace in code', () => {
+    const a = extractSignature('Why does ```py\nfor i in range(3):\n    print(i)\n``` fail?');
+    const b = extractSignature('Why does ```python\nfor i in   range(3):\n  print(i)```  fail?');
+    expect(a.code).toEqual(['for i in range(3): print(i)']);
+    expect(b.code).toEqual(a.code);
+  });
+
+  it('files a lone name in backticks as an identifier', () => {
+    expect(extractSignature('How do I use `useEffect`?').identifiers).toEqual(['useEffect']);
+    expect(extractSignature('How do I use `useEffect`?').code).toEqual([]);
+  });
+
+  it('maps synonyms to one term', () => {
+    expect(extractSignature('sign in to the app').terms).toEqual(['login']);
+    expect(extractSignature('log in to the app').terms).toEqual(['login']);
+    expect(extractSignature('Đăng nhập vào app').terms).toEqual(['login']);
+    expect(extractSignature('Remove the row').terms).toEqual(extractSignature('delete the row').terms);
+  });
+
+  it('counts English and Vietnamese negations', () => {
+    expect(extractSignature("It doesn't start and never stops, without logs").negations).toBe(3);
+    expect(extractSignature('Container không khởi động').negations).toBe(1);
+    expect(extractSignature('Đừng chạy với sudo').negations).toBe(1);
+  });
+
+  it('skips Vietnamese question particles', () => {
+    expect(extractSignature('Python có hỗ trợ async không?').negations).toBe(0);
+    expect(extractSignature('Build xong chưa?').negations).toBe(0);
+    expect(extractSignature('Có nên commit lock file hay không').negations).toBe(0);
+  });
+
+  it('handles empty text', () => {
+    const signature = extractSignature('');
+    expect(signature.numbers).toEqual([]);
+    expect(signature.negations).toBe(0);
+  });
+});
+
+describe('compareSignatures', () => {
+  it('accepts a paraphrase', () => {
+    const comparison = compareSignatures(
+      extractSignature('How do I select the top 10 rows in PostgreSQL?'),
+      extractSignature('postgres: select top 10 rows'),
+    );
+    expect(comparison.equal).toBe(true);
+    expect(comparison.mismatches).toEqual([]);
+  });
+
+  it('rejects Login vs Logout', () => {
+    expect(mismatchFields('Fix the Login button', 'Fix the Logout button')).toEqual(['terms']);
+  });
+
+  it('rejects each kind of difference', () => {
+    expect(mismatchFields('crash on line 42', 'crash on line 24')).toEqual(['numbers']);
+    expect(mismatchFields('Why does returning -1 fail', 'Why does returning 1 fail')).toEqual(['numbers']);
+    expect(mismatchFields('Test fetchOrders', 'Test fetchUsers')).toEqual(['identifiers']);
+    expect(mismatchFields('Fix src/app.ts', 'Fix src/main.ts')).toEqual(['paths']);
+    expect(mismatchFields('What does "EOF" mean', 'What does "EPIPE" mean')).toEqual(['quoted']);
+    expect(mismatchFields('Explain `a < b`', 'Explain `a > b`')).toEqual(['code']);
+    expect(mismatchFields('Reverse a list in Python', 'Reverse a list in Ruby')).toEqual(['terms']);
+    expect(mismatchFields('Why is it restarting', 'Why is it not restarting')).toEqual(['negations']);
+    expect(mismatchFields('Pay with Stripe', 'Pay with Adyen')).toEqual(['names']);
+  });
+
+  it('rejects a swapped conversion', () => {
+    expect(mismatchFields('Convert JSON to YAML', 'Convert YAML to JSON')).toEqual(['terms']);
+  });
+
+  it('matches a name against a sentence-initial word', () => {
+    expect(mismatchFields('Why does Stripe reject my card?', 'Stripe rejects my card, why?')).toEqual([]);
+  });
+
+  it('describes mismatches with values', () => {
+    const comparison = compareSignatures(extractSignature('line 42, no logs'), extractSignature('line 24 logs'));
+    expect(describeMismatches(comparison.mismatches)).toBe(
+      'numbers differ (query only: "42"; cached only: "24"); negations differ (1 vs 0)',
+    );
+  });
+});
