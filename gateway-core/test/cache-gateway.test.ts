@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway';
 import { messageBody, startAnthropicStub, type AnthropicStub } from './stubs/anthropic';
-import { completion, OpenAIStub, sendJson } from './stubs/openai';
+import { completion, OpenAIStub, sendJson, sendStream, textChunks } from './stubs/openai';
 
 /*
  * The exact response cache through a real gateway: hits on both surfaces, a stored answer
@@ -90,6 +90,33 @@ describe('exact response cache', () => {
     const final = await stream.finalChatCompletion();
     expect(final.choices[0]!.message.content).toBe(stored.choices[0]!.message.content);
     expect(final.usage?.total_tokens).toBe(17);
+  });
+
+  it('stores a streamed answer once it completed', async () => {
+    const request = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Stream me the steps.' }] };
+    cloud.next((incoming, res) => {
+      const chunks = textChunks('gpt-4o', ['Step one, ', 'step two.'], incoming.body.stream_options);
+      return sendStream(res, chunks);
+    });
+    const streamed = await client().chat.completions.stream({ ...request, stream: true }).finalChatCompletion();
+    expect(streamed.choices[0]!.message.content).toBe('Step one, step two.');
+    const before = cloud.requests.length;
+    const { data, response } = await client().chat.completions.create(request).withResponse();
+    expect(response.headers.get('x-airlock-cache')).toBe('hit-exact');
+    expect(data.choices[0]!.message.content).toBe('Step one, step two.');
+    expect(cloud.requests.length).toBe(before);
+  });
+
+  it('does not store a stream cut short', async () => {
+    const request = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'A stream that breaks.' }] };
+    cloud.next((incoming, res) => sendStream(res, textChunks('gpt-4o', ['partial ', 'answer', ' here'], incoming.body.stream_options), { cutAfter: 3 }));
+    await client()
+      .chat.completions.stream({ ...request, stream: true })
+      .finalChatCompletion()
+      .catch(() => undefined);
+    numbered();
+    const { response } = await client().chat.completions.create(request).withResponse();
+    expect(response.headers.get('x-airlock-cache')).toBe('miss');
   });
 
   it('keeps teams apart', async () => {

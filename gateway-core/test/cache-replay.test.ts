@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assembleStream } from '../src/cache/assemble';
 import { replayAnthropicStream, replayOpenAIStream } from '../src/cache/replay';
 
 /*
@@ -98,5 +99,30 @@ describe('cache replay', () => {
     expect(final.stop_reason).toBe('tool_use');
     expect(final.usage.output_tokens).toBe(33);
     expect(final.usage.input_tokens).toBe(50);
+  });
+
+  it('assembles a replayed stream back into the response', () => {
+    expect(assembleStream('openai-chat', replayOpenAIStream(completion, true))).toEqual(completion);
+    const message = {
+      id: 'msg_cached2',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5-20250929',
+      content: [
+        { type: 'text', text: 'Reading it now.' },
+        { type: 'tool_use', id: 'toolu_2', name: 'read_file', input: { path: 'a.ts' } },
+      ],
+      stop_reason: 'tool_use',
+      stop_sequence: null,
+      usage: { input_tokens: 5, output_tokens: 9 },
+    };
+    expect(assembleStream('anthropic-messages', replayAnthropicStream(message))).toEqual(message);
+  });
+
+  it('assembles nothing from an unfinished or failed stream', () => {
+    const text = replayOpenAIStream(completion, false);
+    expect(assembleStream('openai-chat', text.replace('data: [DONE]\n\n', ''))).toBeNull();
+    expect(assembleStream('openai-chat', `${text.replace('data: [DONE]\n\n', '')}data: {"error":{"message":"cut"}}\n\n`)).toBeNull();
+    expect(assembleStream('anthropic-messages', 'event: message_start\ndata: {"type":"message_start","message":{"id":"m"}}\n\n')).toBeNull();
   });
 });

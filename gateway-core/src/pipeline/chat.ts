@@ -10,6 +10,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
 import { runAttempts, type Admission, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
+import { assembleStream } from '../cache/assemble';
 import { decideCache, lookup, serveHit, setCacheHeader, type CacheDecision, type ResponseCache } from './cache-step';
 import { BudgetGate, detectPromptCaching, requestedChoices, requestedOutputLimit } from './budget-step';
 import { attemptRequestFor, guardRefusal, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
@@ -29,6 +30,13 @@ export interface ChatDependencies {
 
 /** The request as each destination class receives it; redacted copies are made once per class. */
 type AttemptRequests = (destination: DestinationClass) => AttemptRequest;
+
+/** The text a stream wrote to the client, kept for the cache up to `limit` characters. */
+interface StreamTap {
+  chunks: string[];
+  length: number;
+  limit: number;
+}
 
 /** A provider stream opened and read up to its first content event, which is held for the client. */
 interface OpenedStream<E> {
@@ -138,8 +146,9 @@ async function runChat(
     return;
   }
 
-  // TODO: streamed answers are not stored yet, because that needs the stream assembled into a
-  // whole response; a stored non-streaming answer is replayed to streaming requests.
+  // A streamed answer is stored as the whole response it adds up to, assembled from what the
+  // client received, and only when the stream completed.
+  const tap: StreamTap | null = cached?.kind === 'use' ? { chunks: [], length: 0, limit: deps.cache.settings.maxBytes } : null;
 
   const { value: opened, deployment, call } = await runAttempts(
     ctx,
@@ -152,11 +161,15 @@ async function runChat(
   setRouteHeaders(res, ctx, deployment);
   let completed = false;
   try {
-    completed = await pumpStream(ctx, surface, request, opened, res, call.signal);
+    completed = await pumpStream(ctx, surface, request, opened, res, call.signal, tap);
   } finally {
     call.finish();
     settleStreamUsage(ctx, deployment, request, opened.handle, completed);
     recordDeploymentTokens(deps, deployment, ctx, routeRequest.estimatedTokens);
+  }
+  if (completed && tap !== null && tap.length <= tap.limit && cached?.kind === 'use') {
+    const whole = assembleStream(surface.format, tap.chunks.join(''));
+    if (whole !== null) storeAnswer(deps, ctx, surface, cached, whole);
   }
 }
 
@@ -294,7 +307,15 @@ async function pumpStream(
   opened: OpenedStream<NativeStreamEvent> | OpenedStream<CanonicalStreamEvent>,
   res: ServerResponse,
   signal: AbortSignal,
+  tap: StreamTap | null = null,
 ): Promise<boolean> {
+  const write = (text: string): Promise<void> => {
+    if (tap !== null && tap.length <= tap.limit) {
+      tap.chunks.push(text);
+      tap.length += text.length;
+    }
+    return writeText(res, text, signal);
+  };
   const encoder = (opened.native ? surface.nativeStreamEncoder(request) : surface.canonicalStreamEncoder(request)) as StreamEncoder<unknown>;
   const iterator = opened.iterator as AsyncIterator<unknown>;
   setEmulatedHeader(res, opened.handle.emulated);
@@ -306,13 +327,13 @@ async function pumpStream(
   ctx.httpStatus = 200;
   ctx.markFirstToken();
   try {
-    for (const event of opened.buffered) await write(res, encoder.encode(event), signal);
+    for (const event of opened.buffered) await write(encoder.encode(event));
     for (;;) {
       const next = await iterator.next();
       if (next.done) break;
-      await write(res, encoder.encode(next.value), signal);
+      await write(encoder.encode(next.value));
     }
-    await write(res, encoder.end(), signal);
+    await write(encoder.end());
     res.end();
     return true;
   } catch (error) {
@@ -334,7 +355,7 @@ async function pumpStream(
   }
 }
 
-async function write(res: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
+async function writeText(res: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
   if (text === '') return;
   if (res.destroyed) throw new ClientDisconnected();
   if (!res.write(text)) await once(res, 'drain', { signal });
