@@ -1,5 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HashedNgramEmbedder, type Embedder } from './cache/embedders';
+import { OllamaEmbedder, OpenAICompatibleEmbedder } from './cache/embedders-http';
+import { SemanticTier } from './cache/semantic';
+import type { EmbedderSettings } from './cache/settings';
 import { CacheStore } from './cache/store';
 import type { GatewayConfig } from './config/load';
 import { createGovernance, type Governance } from './governance/governance';
@@ -58,8 +62,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let guard: Guard;
   let governance: Governance;
   let cacheStore: CacheStore;
+  let semantic: SemanticTier | null = null;
   try {
-    cacheStore = new CacheStore(db, { maxBytes: config.cache.maxBytes });
+    cacheStore = new CacheStore(db, { maxBytes: config.cache.maxBytes, onRemove: (key, semanticKey) => semantic?.remove(key, semanticKey) });
+    if (config.cache.enabled && config.cache.semantic.enabled) {
+      semantic = new SemanticTier(config.cache.semantic, createEmbedder(config.cache.semantic.embedder));
+      const loaded = semantic.rebuild(cacheStore);
+      log.info({ entries: loaded, embedder: config.cache.semantic.embedder.kind }, 'semantic cache index built');
+    }
     guard = new Guard(config.guard, options.guardHashKey ?? loadGuardHashKey(config.server.dataDir));
     governance = createGovernance(db, {
       isKnownAlias: (alias) => config.aliases.has(alias),
@@ -89,7 +99,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     providers: new ProviderRegistry([new OpenAIProvider(), new AnthropicProvider(), new OllamaProvider()]),
     guard,
     governance,
-    cache: { settings: config.cache, store: cacheStore },
+    cache: { settings: config.cache, store: cacheStore, semantic },
     keys,
     audit,
     guardEvents,
@@ -144,4 +154,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   return { url, port, generatedAdminKey, keys, audit, guardEvents, governance, close };
+}
+
+/** Builds the semantic cache's embedder from the config: built-in, Ollama or OpenAI-compatible. */
+function createEmbedder(settings: EmbedderSettings): Embedder {
+  if (settings.kind === 'ollama') return new OllamaEmbedder({ baseUrl: settings.apiBase!, model: settings.model! });
+  if (settings.kind === 'openai') {
+    return new OpenAICompatibleEmbedder({ baseUrl: settings.apiBase!, model: settings.model!, ...(settings.apiKey === null ? {} : { apiKey: settings.apiKey }) });
+  }
+  return new HashedNgramEmbedder();
 }

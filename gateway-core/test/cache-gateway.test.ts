@@ -201,6 +201,57 @@ describe('exact response cache', () => {
   });
 });
 
+describe('semantic response cache', () => {
+  const ask = (content: string, extra: Record<string, unknown> = {}) =>
+    client().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }], ...extra }).withResponse();
+
+  it('answers a paraphrase from the cache', async () => {
+    numbered();
+    const first = await ask('How do I reverse a list in Python?');
+    const before = cloud.requests.length;
+    const second = await ask("What's the way to reverse a list in Python?");
+    expect(second.response.headers.get('x-airlock-cache')).toBe('hit-semantic');
+    expect(Number(second.response.headers.get('x-airlock-cache-score'))).toBeGreaterThanOrEqual(0.85);
+    expect(second.data.choices[0]!.message.content).toBe(first.data.choices[0]!.message.content);
+    expect(cloud.requests.length).toBe(before);
+  });
+
+  it('never answers Logout with Login', async () => {
+    numbered();
+    await ask('Write a unit test for the Login handler in auth.ts');
+    numbered();
+    const other = await ask('Write a unit test for the Logout handler in auth.ts');
+    expect(other.response.headers.get('x-airlock-cache')).toBe('miss');
+  });
+
+  it('misses across system prompts, tools and models', async () => {
+    numbered();
+    await ask('How do I sort a dictionary by value in Python?');
+    const variants: Array<Record<string, unknown>> = [
+      { messages: [{ role: 'system', content: 'Answer in French.' }, { role: 'user', content: 'How can I sort a dictionary by value in Python?' }] },
+      { tools: [{ type: 'function', function: { name: 'run', parameters: { type: 'object' } } }] },
+      { model: 'claude-sonnet' },
+    ];
+    for (const variant of variants) {
+      if (variant.model === undefined) numbered();
+      const { response } = await client()
+        .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'How can I sort a dictionary by value in Python?' }], ...variant } as never)
+        .withResponse();
+      expect(response.headers.get('x-airlock-cache')).toBe('miss');
+    }
+  });
+
+  it('misses across teams', async () => {
+    numbered();
+    await ask('How do I remove duplicates from an array in JavaScript?');
+    numbered();
+    const other = await client(marketingKey)
+      .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Remove duplicate values from a JavaScript array' }] })
+      .withResponse();
+    expect(other.response.headers.get('x-airlock-cache')).toBe('miss');
+  });
+});
+
 describe('cache off by default', () => {
   it('sends every request upstream', async () => {
     const plain = await startTestGateway({

@@ -160,8 +160,8 @@ function assembleAnthropic(events: EventSourceMessage[]): JsonObject | null {
 }
 
 /**
- * Returns the whole response a complete stream adds up to, in the client's format; null for a
- * stream that ended without its final event or carried an error, which must not be stored.
+ * Returns the whole response a complete stream adds up to, in the client's format. Returns null
+ * for a stream that ended without its final event or carried an error, which must not be stored.
  */
 export function assembleStream(format: WireFormat, sseText: string): JsonObject | null {
   const events = parseEvents(sseText);

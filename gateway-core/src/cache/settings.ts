@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import type { CacheNamespaceKind } from './key';
+import type { SemanticSettings } from './semantic';
+import { DEFAULT_HASHED_NGRAM_THRESHOLD } from './similarity';
 
 export const cacheSettingsSchema = z.strictObject({
   /** Default false: responses are cached only when this is true. */
@@ -14,18 +16,59 @@ export const cacheSettingsSchema = z.strictObject({
   ttl_seconds: z.number().positive('must be above 0').max(31_536_000, 'must be at most one year (31536000)').optional(),
   /** Largest total size of stored responses in bytes; default 104857600 (100 MiB). */
   max_bytes: z.number().int().min(1024, 'must be at least 1024').optional(),
+  /** The semantic tier, tried after an exact miss; on by default when the cache is. */
+  semantic: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      /** Cosine similarity a hit needs; default 0.85 for the built-in embedder. */
+      threshold: z.number().min(0).max(1).optional(),
+      /** Requests with more user messages skip the tier; default 1. */
+      max_turns: z.number().int().min(1).optional(),
+      /** Requests with a higher temperature skip the tier; default 1. */
+      max_temperature: z.number().min(0).max(2).optional(),
+      /** builtin (offline hashed n-grams, the default), ollama or openai (any OpenAI-compatible /v1/embeddings). */
+      embedder: z
+        .strictObject({
+          kind: z.enum(['builtin', 'ollama', 'openai'], { error: 'must be builtin, ollama or openai' }),
+          api_base: z.string().url().optional(),
+          model: z.string().min(1).optional(),
+          api_key: z.string().min(1).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 export type CacheSettingsFile = z.infer<typeof cacheSettingsSchema>;
+
+export interface EmbedderSettings {
+  kind: 'builtin' | 'ollama' | 'openai';
+  apiBase: string | null;
+  model: string | null;
+  apiKey: string | null;
+}
 
 export interface CacheSettings {
   enabled: boolean;
   namespace: CacheNamespaceKind;
   ttlSeconds: number;
   maxBytes: number;
+  semantic: SemanticSettings & { embedder: EmbedderSettings };
 }
 
-export const DEFAULT_CACHE_SETTINGS: CacheSettings = { enabled: false, namespace: 'team', ttlSeconds: 300, maxBytes: 104_857_600 };
+export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
+  enabled: false,
+  namespace: 'team',
+  ttlSeconds: 300,
+  maxBytes: 104_857_600,
+  semantic: {
+    enabled: true,
+    threshold: DEFAULT_HASHED_NGRAM_THRESHOLD,
+    maxTurns: 1,
+    maxTemperature: 1,
+    embedder: { kind: 'builtin', apiBase: null, model: null, apiKey: null },
+  },
+};
 
 /** LiteLLM cache types that map to the local SQLite cache; others are reported and ignored. */
 const LOCAL_TYPES = new Set(['local', 'redis', 'disk']);
@@ -39,7 +82,7 @@ export function buildCacheSettings(
   litellm: { cache?: unknown; cache_params?: unknown } | undefined,
   warnings: string[],
 ): CacheSettings {
-  const settings: CacheSettings = { ...DEFAULT_CACHE_SETTINGS };
+  const settings: CacheSettings = { ...DEFAULT_CACHE_SETTINGS, semantic: { ...DEFAULT_CACHE_SETTINGS.semantic } };
   if (litellm?.cache === true) settings.enabled = true;
   const params = litellm?.cache_params;
   if (typeof params === 'object' && params !== null) {
@@ -55,5 +98,22 @@ export function buildCacheSettings(
   if (file?.namespace !== undefined) settings.namespace = file.namespace;
   if (file?.ttl_seconds !== undefined) settings.ttlSeconds = file.ttl_seconds;
   if (file?.max_bytes !== undefined) settings.maxBytes = file.max_bytes;
+  const semantic = file?.semantic;
+  if (semantic !== undefined) {
+    if (semantic.enabled !== undefined) settings.semantic.enabled = semantic.enabled;
+    if (semantic.threshold !== undefined) settings.semantic.threshold = semantic.threshold;
+    if (semantic.max_turns !== undefined) settings.semantic.maxTurns = semantic.max_turns;
+    if (semantic.max_temperature !== undefined) settings.semantic.maxTemperature = semantic.max_temperature;
+    const embedder = semantic.embedder;
+    if (embedder !== undefined) {
+      if (embedder.kind !== 'builtin' && (embedder.api_base === undefined || embedder.model === undefined)) {
+        throw new Error(`airlock.cache.semantic.embedder: kind ${embedder.kind} needs api_base and model, such as http://127.0.0.1:11434 and nomic-embed-text`);
+      }
+      settings.semantic.embedder = { kind: embedder.kind, apiBase: embedder.api_base ?? null, model: embedder.model ?? null, apiKey: embedder.api_key ?? null };
+      if (embedder.kind !== 'builtin' && semantic.threshold === undefined) {
+        warnings.push('airlock.cache.semantic.threshold is not set for a server embedder; 0.85 was measured for the built-in embedder only, so measure one for this model');
+      }
+    }
+  }
   return settings;
 }

@@ -21,6 +21,17 @@ export interface CacheEntry {
   costUsd: number | null;
   latencyMs: number;
   hits: number;
+  /** JSON lexical signature of the last user message, for entries the semantic tier indexed. */
+  signature: string | null;
+}
+
+/** What the semantic tier keeps of an entry: never the prompt text. */
+export interface SemanticFields {
+  /** Hash of everything but the last user message; only entries with an equal hash may match. */
+  semanticKey: string;
+  embedding: Float32Array;
+  /** JSON of the last user message's lexical signature. */
+  signature: string;
 }
 
 export interface NewCacheEntry {
@@ -34,6 +45,7 @@ export interface NewCacheEntry {
   latencyMs: number;
   /** Seconds the entry may be served. */
   ttlSeconds: number;
+  semantic?: SemanticFields;
 }
 
 export interface CacheStoreOptions {
@@ -41,6 +53,8 @@ export interface CacheStoreOptions {
   maxBytes: number;
   /** Clock in milliseconds since the epoch; default Date.now. */
   now?: () => number;
+  /** Called with the key of each entry that leaves the store, so the semantic index can drop it. */
+  onRemove?: (key: string, semanticKey: string | null) => void;
 }
 
 interface EntryRow {
@@ -57,9 +71,13 @@ interface EntryRow {
   cost_usd: number | null;
   latency_ms: number;
   hits: number;
+  semantic_key: string | null;
+  embedding: Buffer | null;
+  signature: string | null;
 }
 
 export class CacheStore {
+  private readonly onRemove: (key: string, semanticKey: string | null) => void;
   private readonly now: () => number;
   private readonly maxBytes: number;
   private readonly statements;
@@ -75,14 +93,21 @@ export class CacheStore {
     }
     this.now = options.now ?? Date.now;
     this.maxBytes = options.maxBytes;
+    this.onRemove = options.onRemove ?? (() => {});
     this.statements = {
       get: db.prepare<[string], EntryRow>('SELECT * FROM cache_entries WHERE key = ?'),
       touch: db.prepare('UPDATE cache_entries SET last_used_at = ?, hits = hits + 1 WHERE key = ?'),
       upsert: db.prepare(`INSERT INTO cache_entries (key, namespace, alias, format, created_at, expires_at, last_used_at, size_bytes,
-          response, usage, cost_usd, latency_ms, hits)
-        VALUES (@key, @namespace, @alias, @format, @now, @expires_at, @now, @size_bytes, @response, @usage, @cost_usd, @latency_ms, 0)
+          response, usage, cost_usd, latency_ms, hits, semantic_key, embedding, signature)
+        VALUES (@key, @namespace, @alias, @format, @now, @expires_at, @now, @size_bytes, @response, @usage, @cost_usd, @latency_ms, 0,
+          @semantic_key, @embedding, @signature)
         ON CONFLICT (key) DO UPDATE SET created_at = @now, expires_at = @expires_at, last_used_at = @now, size_bytes = @size_bytes,
-          response = @response, usage = @usage, cost_usd = @cost_usd, latency_ms = @latency_ms, hits = 0`),
+          response = @response, usage = @usage, cost_usd = @cost_usd, latency_ms = @latency_ms, hits = 0,
+          semantic_key = @semantic_key, embedding = @embedding, signature = @signature`),
+      semanticRows: db.prepare<[number], { key: string; semantic_key: string; embedding: Buffer; signature: string }>(
+        'SELECT key, semantic_key, embedding, signature FROM cache_entries WHERE semantic_key IS NOT NULL AND expires_at > ?',
+      ),
+      semanticOf: db.prepare<[string], { semantic_key: string | null }>('SELECT semantic_key FROM cache_entries WHERE key = ?'),
       sizeOf: db.prepare<[string], { size_bytes: number }>('SELECT size_bytes FROM cache_entries WHERE key = ?'),
       remove: db.prepare('DELETE FROM cache_entries WHERE key = ?'),
       expired: db.prepare<[number], { key: string; size_bytes: number }>('SELECT key, size_bytes FROM cache_entries WHERE expires_at <= ?'),
@@ -90,6 +115,12 @@ export class CacheStore {
       total: db.prepare<[], { total: number | null; count: number }>('SELECT sum(size_bytes) AS total, count(*) AS count FROM cache_entries'),
     };
     this.totalBytes = this.statements.total.get()?.total ?? 0;
+  }
+
+  /** Returns the live entry for `key` without counting a hit, or null. */
+  peek(key: string): CacheEntry | null {
+    const row = this.statements.get.get(key);
+    return row && row.expires_at > this.now() ? fromRow(row) : null;
   }
 
   /** Returns the live entry for `key` and counts the hit, or null when there is none or it expired. */
@@ -132,6 +163,9 @@ export class CacheStore {
         usage,
         cost_usd: entry.costUsd,
         latency_ms: entry.latencyMs,
+        semantic_key: entry.semantic?.semanticKey ?? null,
+        embedding: entry.semantic ? Buffer.from(entry.semantic.embedding.buffer, entry.semantic.embedding.byteOffset, entry.semantic.embedding.byteLength) : null,
+        signature: entry.semantic?.signature ?? null,
       });
       this.totalBytes += sizeBytes - previous;
       this.evict(now);
@@ -152,7 +186,9 @@ export class CacheStore {
       params.alias = filter.alias;
     }
     const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const leaving = this.db.prepare(`SELECT key, semantic_key FROM cache_entries ${condition}`).all(params) as Array<{ key: string; semantic_key: string | null }>;
     const removed = this.db.prepare(`DELETE FROM cache_entries ${condition}`).run(params).changes;
+    for (const row of leaving) this.onRemove(row.key, row.semantic_key);
     this.totalBytes = this.statements.total.get()?.total ?? 0;
     return removed;
   }
@@ -175,8 +211,23 @@ export class CacheStore {
     }
   }
 
+  /** Returns the live entries that have semantic fields, for rebuilding the index at start. */
+  semanticEntries(): Array<{ key: string; semanticKey: string; embedding: Float32Array; signature: string }> {
+    return this.statements.semanticRows.all(this.now()).map((row) => ({
+      key: row.key,
+      semanticKey: row.semantic_key,
+      // Copied, because the Buffer may share a pool whose offset is not 4-byte aligned.
+      embedding: new Float32Array(new Uint8Array(row.embedding).buffer),
+      signature: row.signature,
+    }));
+  }
+
   private delete(key: string, sizeBytes: number): void {
-    if (this.statements.remove.run(key).changes > 0) this.totalBytes -= sizeBytes;
+    const semanticKey = this.statements.semanticOf.get(key)?.semantic_key ?? null;
+    if (this.statements.remove.run(key).changes > 0) {
+      this.totalBytes -= sizeBytes;
+      this.onRemove(key, semanticKey);
+    }
   }
 }
 
@@ -195,5 +246,6 @@ function fromRow(row: EntryRow): CacheEntry {
     costUsd: row.cost_usd,
     latencyMs: row.latency_ms,
     hits: row.hits,
+    signature: row.signature,
   };
 }

@@ -186,7 +186,12 @@ export function buildConfig(raw: unknown, store: SecretStore, overrides: ConfigO
     allowedHosts: (airlock.allowed_hosts ?? []).map((host) => host.toLowerCase()),
     logLevel: airlock.log_level ?? 'info',
   };
-  const cache = buildCacheSettings(file.airlock?.cache, file.litellm_settings as { cache?: unknown; cache_params?: unknown } | undefined, warnings);
+  let cache: CacheSettings;
+  try {
+    cache = buildCacheSettings(file.airlock?.cache, file.litellm_settings as { cache?: unknown; cache_params?: unknown } | undefined, warnings);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   return { server, deployments, aliases, groupAliases, router, policy, guard, governance: file.airlock?.governance, cache, masterKey, warnings, path };
 }
 

@@ -6,7 +6,10 @@ import type { ServerResponse } from 'node:http';
 import { cacheNamespace, exactCacheKey } from '../cache/key';
 import { replayAnthropicStream, replayOpenAIStream } from '../cache/replay';
 import type { CacheSettings } from '../cache/settings';
+import type { LexicalSignature } from '../cache/lexical';
+import type { SemanticQuery, SemanticTier } from '../cache/semantic';
 import type { CacheEntry, CacheStore } from '../cache/store';
+import type { WireFormat } from '../providers/types';
 import type { RequestScan } from '../guard/guard';
 import type { RequestContext } from './context';
 import type { RoutePlan } from './router';
@@ -15,11 +18,28 @@ import type { ChatSurface, ParsedChatRequest } from './surface';
 export interface ResponseCache {
   settings: CacheSettings;
   store: CacheStore;
+  /** The semantic tier, or null when it is off. */
+  semantic: SemanticTier | null;
 }
 
 export type CacheDecision =
   | { kind: 'skip'; reason: string }
-  | { kind: 'use'; key: string; namespace: string; alias: string; maxAgeMs: number | null; refresh: boolean };
+  | {
+      kind: 'use';
+      key: string;
+      namespace: string;
+      alias: string;
+      deploymentIds: string[];
+      maxAgeMs: number | null;
+      refresh: boolean;
+    };
+
+/** What the semantic tier computed for a request, kept to index its answer after a miss. */
+export interface SemanticState {
+  query: SemanticQuery;
+  vector: Float32Array;
+  signature: LexicalSignature;
+}
 
 function headerText(value: string | string[] | undefined): string {
   return (Array.isArray(value) ? value.join(',') : (value ?? '')).toLowerCase();
@@ -56,14 +76,9 @@ export function decideCache(
 
   const maxAge = /\bmax-age=(\d+)\b/.exec(control);
   const namespace = cacheNamespace(cache.settings.namespace, ctx.principal);
-  const key = exactCacheKey({
-    namespace,
-    format: surface.format,
-    alias: plan.alias,
-    deploymentIds: plan.primary.map((deployment) => deployment.id),
-    body: request.body,
-  });
-  return { kind: 'use', key, namespace, alias: plan.alias, maxAgeMs: maxAge ? Number(maxAge[1]) * 1000 : null, refresh: own === 'refresh' };
+  const deploymentIds = plan.primary.map((deployment) => deployment.id);
+  const key = exactCacheKey({ namespace, format: surface.format, alias: plan.alias, deploymentIds, body: request.body });
+  return { kind: 'use', key, namespace, alias: plan.alias, deploymentIds, maxAgeMs: maxAge ? Number(maxAge[1]) * 1000 : null, refresh: own === 'refresh' };
 }
 
 /** Returns the entry for a request that may read the cache, or null on a miss. */
@@ -75,18 +90,63 @@ export function lookup(cache: ResponseCache, decision: CacheDecision): CacheEntr
   return entry;
 }
 
+/**
+ * Looks a request up in the semantic tier after an exact miss. Returns the hit with its score,
+ * and the computed state for indexing the answer later. An embedder failure is logged and counts
+ * as a miss, so the request still goes to the provider.
+ */
+export async function semanticLookup(
+  cache: ResponseCache,
+  decision: CacheDecision & { kind: 'use' },
+  ctx: RequestContext,
+  format: WireFormat,
+  body: Record<string, unknown>,
+): Promise<{ hit: { entry: CacheEntry; score: number } | null; state: SemanticState | null; skip: string | null }> {
+  const tier = cache.semantic;
+  if (tier === null) return { hit: null, state: null, skip: null };
+  const query = tier.query(format, decision.namespace, decision.alias, decision.deploymentIds, body);
+  if ('skip' in query) return { hit: null, state: null, skip: query.skip };
+  let described: { vector: Float32Array; signature: LexicalSignature };
+  try {
+    described = await tier.describe(query.text);
+  } catch (error) {
+    ctx.log.warn({ err: error }, 'the cache embedder failed; treating the request as a cache miss');
+    return { hit: null, state: null, skip: 'embedder failed' };
+  }
+  const state: SemanticState = { query, vector: described.vector, signature: described.signature };
+  if (decision.refresh) return { hit: null, state, skip: null };
+  const found = tier.find(query, described, (key) => {
+    const entry = cache.store.peek(key);
+    return entry?.signature ? (JSON.parse(entry.signature) as LexicalSignature) : null;
+  });
+  if (found === null) return { hit: null, state, skip: null };
+  const entry = cache.store.get(found.key);
+  if (entry === null) return { hit: null, state, skip: null };
+  if (decision.maxAgeMs !== null && Date.now() - entry.createdAt > decision.maxAgeMs) return { hit: null, state, skip: null };
+  return { hit: { entry, score: found.score }, state, skip: null };
+}
+
 /** Sets x-airlock-cache: hit-exact, miss, or skip with its reason. */
 export function setCacheHeader(res: ServerResponse, status: string): void {
   res.setHeader('x-airlock-cache', status);
 }
 
 /** Writes a hit: the stored body, or for a streaming request the body replayed as a stream. */
-export function serveHit(ctx: RequestContext, surface: ChatSurface, request: ParsedChatRequest, entry: CacheEntry, res: ServerResponse): void {
-  ctx.cacheStatus = 'hit-exact';
+export function serveHit(
+  ctx: RequestContext,
+  surface: ChatSurface,
+  request: ParsedChatRequest,
+  entry: CacheEntry,
+  res: ServerResponse,
+  semanticScore: number | null = null,
+): void {
+  const status = semanticScore === null ? 'hit-exact' : 'hit-semantic';
+  ctx.cacheStatus = status;
   ctx.usage = entry.usage;
   ctx.costUsd = 0;
   ctx.flags.add('cache_hit');
-  setCacheHeader(res, 'hit-exact');
+  setCacheHeader(res, status);
+  if (semanticScore !== null) res.setHeader('x-airlock-cache-score', semanticScore.toFixed(4));
   res.setHeader('x-airlock-cache-age', String(Math.max(0, Math.floor((Date.now() - entry.createdAt) / 1000))));
   ctx.markFirstToken();
   ctx.httpStatus = 200;

@@ -7,6 +7,7 @@ import { sql as keyOwner } from './migrations/0003-key-owner';
 import { sql as guardEvents } from './migrations/0004-guard-events';
 import { sql as governance } from './migrations/0005-governance';
 import { sql as cache } from './migrations/0006-cache';
+import { sql as cacheSemantic } from './migrations/0007-cache-semantic';
 
 export type SqliteDatabase = Database.Database;
 
@@ -18,6 +19,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   { version: 4, name: 'guard-events', sql: guardEvents },
   { version: 5, name: 'governance', sql: governance },
   { version: 6, name: 'cache', sql: cache },
+  { version: 7, name: 'cache-semantic', sql: cacheSemantic },
 ];
 
 export const databaseFileName = 'airlock.db';

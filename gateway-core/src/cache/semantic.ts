@@ -1,0 +1,146 @@
+/**
+ * The semantic tier of the response cache, tried after an exact miss. Only the last user message
+ * is embedded. Everything else (namespace, model, system prompt, earlier turns, tools and
+ * parameters, embedder name and version) goes into the semantic key, an exact hash that selects
+ * the index namespace, so two requests that differ there can never match. A candidate is served
+ * when its cosine similarity reaches the threshold and its lexical signature equals the query's.
+ */
+import type { WireFormat } from '../providers/types';
+import type { Embedder } from './embedders';
+import { exactCacheKey } from './key';
+import { compareSignatures, extractSignature, type LexicalSignature } from './lexical';
+import type { CacheStore } from './store';
+import { VectorIndex } from './vector-index';
+
+export interface SemanticSettings {
+  enabled: boolean;
+  /** Cosine similarity a hit needs, 0 to 1. */
+  threshold: number;
+  /** Requests with more user messages than this skip the tier. */
+  maxTurns: number;
+  /** Requests with a higher temperature skip the tier. */
+  maxTemperature: number;
+}
+
+/** The part of a request the tier reads: the last user message and the key of everything else. */
+export interface SemanticQuery {
+  text: string;
+  semanticKey: string;
+}
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Returns the text of a content value when it is text only, or null when it contains anything else. */
+function textOnly(content: unknown): string | null {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return null;
+  const texts: string[] = [];
+  for (const part of content) {
+    if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') return null;
+    texts.push(part.text);
+  }
+  return texts.join('\n');
+}
+
+/** Returns whether any message carries a tool result or a tool call, which the tier skips. */
+function hasToolTurns(messages: JsonObject[]): boolean {
+  return messages.some((message) => {
+    if (message.role === 'tool' || message.tool_calls !== undefined) return true;
+    return Array.isArray(message.content) && message.content.some((part) => isObject(part) && (part.type === 'tool_result' || part.type === 'tool_use'));
+  });
+}
+
+export class SemanticTier {
+  /** Created with the first vector's length, because a server's embedder reports no size up front. */
+  private index: VectorIndex | null = null;
+
+  constructor(
+    readonly settings: SemanticSettings,
+    private readonly embedder: Embedder & { embedOne?(text: string): Float32Array },
+  ) {}
+
+  private indexFor(vector: Float32Array): VectorIndex | null {
+    this.index ??= new VectorIndex(vector.length);
+    return this.index.dimension === vector.length ? this.index : null;
+  }
+
+  /** Loads the stored entries into the index; call once at start. Entries of another size are skipped. */
+  rebuild(store: CacheStore): number {
+    let loaded = 0;
+    for (const entry of store.semanticEntries()) {
+      const index = this.indexFor(entry.embedding);
+      if (index === null) continue;
+      index.add(entry.semanticKey, entry.key, entry.embedding);
+      loaded++;
+    }
+    return loaded;
+  }
+
+  /** Drops an entry that left the store. */
+  remove(key: string, semanticKey: string | null): void {
+    if (semanticKey !== null) this.index?.remove(semanticKey, key);
+  }
+
+  /**
+   * Returns the query for a request, or the reason it skips the tier: images or tool turns, more
+   * user turns than allowed, a temperature above the maximum, or no user message last.
+   */
+  query(format: WireFormat, namespace: string, alias: string, deploymentIds: readonly string[], body: JsonObject): SemanticQuery | { skip: string } {
+    const messages = Array.isArray(body.messages) ? (body.messages as unknown[]).filter(isObject) : [];
+    const last = messages[messages.length - 1];
+    if (last === undefined || last.role !== 'user') return { skip: 'last message is not from the user' };
+    const text = textOnly(last.content);
+    if (text === null || text.trim() === '') return { skip: 'not text only' };
+    if (hasToolTurns(messages)) return { skip: 'tool turns' };
+    if (messages.filter((message) => message.role === 'user').length > this.settings.maxTurns) return { skip: 'too many turns' };
+    const temperature = typeof body.temperature === 'number' ? body.temperature : 1;
+    if (temperature > this.settings.maxTemperature) return { skip: 'temperature' };
+
+    const rest = { ...body, messages: [...messages.slice(0, -1), { ...last, content: '' }] };
+    const semanticKey = exactCacheKey({
+      namespace: `${namespace}|${this.embedder.name}|${this.embedder.version}`,
+      format,
+      alias,
+      deploymentIds,
+      body: rest,
+    });
+    return { text, semanticKey };
+  }
+
+  /** Returns the embedding and signature of a query text. */
+  async describe(text: string): Promise<{ vector: Float32Array; signature: LexicalSignature }> {
+    const vector = this.embedder.embedOne ? this.embedder.embedOne(text) : (await this.embedder.embed([text]))[0]!;
+    return { vector, signature: extractSignature(text) };
+  }
+
+  /**
+   * Returns the best stored key whose similarity reaches the threshold and whose signature equals
+   * the query's, with its score; null when none does. `signatureOf` reads a candidate's stored
+   * signature.
+   */
+  find(
+    query: SemanticQuery,
+    described: { vector: Float32Array; signature: LexicalSignature },
+    signatureOf: (key: string) => LexicalSignature | null,
+  ): { key: string; score: number } | null {
+    const index = this.indexFor(described.vector);
+    if (index === null) return null;
+    const candidates = index.search(query.semanticKey, described.vector, 5);
+    for (const candidate of candidates) {
+      if (candidate.score < this.settings.threshold) break;
+      const signature = signatureOf(candidate.id);
+      if (signature === null) continue;
+      if (compareSignatures(described.signature, signature).equal) return { key: candidate.id, score: candidate.score };
+    }
+    return null;
+  }
+
+  /** Indexes a stored entry. */
+  add(semanticKey: string, key: string, vector: Float32Array): void {
+    this.indexFor(vector)?.add(semanticKey, key, vector);
+  }
+}
