@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HashedNgramEmbedder } from '../src/cache/embedders';
+import { SemanticTier } from '../src/cache/semantic';
+import { CacheStore } from '../src/cache/store';
+import { openDatabase, type SqliteDatabase } from '../src/storage/database';
+
+const settings = { enabled: true, threshold: 0.85, maxTurns: 1, maxTemperature: 1 };
+let dataDir: string;
+let db: SqliteDatabase;
+let clock: number;
+
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'airlock-semantic-'));
+  db = openDatabase(dataDir);
+  clock = 1_800_000_000_000;
+});
+
+afterEach(() => {
+  db.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function body(content: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { model: 'gpt-4o', messages: [{ role: 'user', content }], ...extra };
+}
+
+async function remember(tier: SemanticTier, store: CacheStore, key: string, content: string): Promise<string> {
+  const query = tier.query('openai-chat', 'team:backend', 'gpt-4o', ['gpt-4o#0'], body(content));
+  if ('skip' in query) throw new Error(query.skip);
+  const described = await tier.describe(query.text);
+  store.put({
+    key,
+    namespace: 'team:backend',
+    alias: 'gpt-4o',
+    format: 'openai-chat',
+    response: { answer: content },
+    usage: null,
+    costUsd: 0.001,
+    latencyMs: 500,
+    ttlSeconds: 60,
+    semantic: { semanticKey: query.semanticKey, embedding: described.vector, signature: JSON.stringify(described.signature) },
+  });
+  tier.add(query.semanticKey, key, described.vector);
+  return query.semanticKey;
+}
+
+async function findFor(tier: SemanticTier, store: CacheStore, content: string): Promise<string | null> {
+  const query = tier.query('openai-chat', 'team:backend', 'gpt-4o', ['gpt-4o#0'], body(content));
+  if ('skip' in query) return null;
+  const described = await tier.describe(query.text);
+  const found = tier.find(query, described, (key) => {
+    const signature = store.peek(key)?.signature;
+    return signature ? JSON.parse(signature) : null;
+  });
+  return found?.key ?? null;
+}
+
+describe('semantic tier', () => {
+  it('rebuilds its index from the store after a restart', async () => {
+    const first = new SemanticTier(settings, new HashedNgramEmbedder());
+    await remember(first, new CacheStore(db, { maxBytes: 1_000_000, now: () => clock }), 'k1', 'How do I reverse a list in Python?');
+    db.close();
+    db = openDatabase(dataDir);
+
+    const second = new SemanticTier(settings, new HashedNgramEmbedder());
+    const store = new CacheStore(db, { maxBytes: 1_000_000, now: () => clock, onRemove: (key, semanticKey) => second.remove(key, semanticKey) });
+    expect(second.rebuild(store)).toBe(1);
+    expect(await findFor(second, store, "What's the way to reverse a list in Python?")).toBe('k1');
+  });
+
+  it('forgets entries that expire', async () => {
+    let tier: SemanticTier | null = null;
+    const store = new CacheStore(db, { maxBytes: 1_000_000, now: () => clock, onRemove: (key, semanticKey) => tier?.remove(key, semanticKey) });
+    tier = new SemanticTier(settings, new HashedNgramEmbedder());
+    await remember(tier, store, 'k1', 'How do I reverse a list in Python?');
+    clock += 61_000;
+    expect(store.get('k1')).toBeNull();
+    expect(await findFor(tier, store, "What's the way to reverse a list in Python?")).toBeNull();
+  });
+
+  it('skips requests it must not match', () => {
+    const tier = new SemanticTier(settings, new HashedNgramEmbedder());
+    const query = (extra: Record<string, unknown>, messages?: unknown[]) =>
+      tier.query('openai-chat', 'team:backend', 'gpt-4o', [], { ...body('Hi'), ...(messages ? { messages } : {}), ...extra });
+    expect(query({ temperature: 1.5 })).toEqual({ skip: 'temperature' });
+    expect(query({}, [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }])).toEqual({ skip: 'not text only' });
+    expect(query({}, [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }])).toEqual({ skip: 'too many turns' });
+    expect(query({}, [{ role: 'user', content: 'a' }, { role: 'assistant', content: null, tool_calls: [] }, { role: 'tool', content: 'r' }])).toEqual({
+      skip: 'last message is not from the user',
+    });
+  });
+});
