@@ -140,7 +140,7 @@ describe('exact response cache', () => {
   });
 
   it('skips on no-cache, no-store and the off header', async () => {
-    for (const headers of [{ 'cache-control': 'no-cache' }, { 'cache-control': 'no-store' }, { 'x-airlock-cache': 'off' }]) {
+    for (const headers of [{ 'cache-control': 'no-cache' }, { 'cache-control': 'no-store' }, { 'x-airlock-cache': 'off' }, { 'x-airlock-cache': 'of' }]) {
       numbered();
       const { response } = await client().chat.completions.create(question, { headers }).withResponse();
       expect(response.headers.get('x-airlock-cache')).toMatch(/^skip; reason=/);
@@ -193,6 +193,11 @@ describe('exact response cache', () => {
     const backend = savings.data.find((row: { group: string }) => row.group === 'backend');
     expect(backend.cache_hits).toBeGreaterThanOrEqual(3);
 
+    const typo = await admin('DELETE', '/cache?namepsace=team:backend');
+    expect(typo.error.param).toBe('namepsace');
+    const unfiltered = await admin('DELETE', '/cache');
+    expect(unfiltered.error.message).toContain('all=true');
+    expect((await admin('GET', '/cache')).entries).toBe(stats.entries);
     const cleared = await admin('DELETE', '/cache?model=gpt-4o');
     expect(cleared.removed).toBeGreaterThanOrEqual(1);
     numbered();

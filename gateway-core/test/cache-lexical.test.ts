@@ -103,7 +103,17 @@ describe('compareSignatures', () => {
   });
 
   it('rejects a swapped conversion', () => {
-    expect(mismatchFields('Convert JSON to YAML', 'Convert YAML to JSON')).toEqual(['terms']);
+    expect(mismatchFields('Convert JSON to YAML', 'Convert YAML to JSON')).toEqual(['terms', 'order']);
+  });
+
+  it('rejects the same words in another order', () => {
+    expect(mismatchFields('Copy files from the server to my laptop', 'Copy files from my laptop to the server')).toEqual(['order']);
+    expect(mismatchFields('Is Rust faster than C++?', 'Is C++ faster than Rust?')).toContain('order');
+    expect(mismatchFields('Does the auth module depend on the db module?', 'Does the db module depend on the auth module?')).toEqual(['order']);
+  });
+
+  it('tells JavaScript declarations apart', () => {
+    expect(mismatchFields('What is the difference between let and const?', 'What is the difference between var and const?')).toContain('terms');
   });
 
   it('matches a name against a sentence-initial word', () => {

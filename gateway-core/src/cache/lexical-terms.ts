@@ -126,6 +126,10 @@ const IO_OBJECTS =
  * still matches.
  */
 const CONTRAST_TERMS: Record<string, string> = {
+  // JavaScript's declaration keywords: a question about let is not one about var.
+  let: String.raw`let`,
+  var: String.raw`var`,
+  const: String.raw`const`,
   login: `log(?:s|ged|ging)? ?(?:in|into)|login${VERB_ENDING}|sign(?:s|ed|ing)? ?in|signin|đăng nhập`,
   logout: `log(?:s|ged|ging)? ?out|logout${VERB_ENDING}|sign(?:s|ed|ing)? ?out|signout|đăng xuất`,
   signup: `sign(?:s|ed|ing)? ?up|signup|register${VERB_ENDING}|registration|đăng ký|đăng kí`,

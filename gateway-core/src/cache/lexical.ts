@@ -30,9 +30,15 @@ export interface LexicalSignature {
   words: string[];
   /** Count of negation words ("not", "n't", "never", "without", "không", ...). */
   negations: number;
+  /**
+   * Every lower-cased word of the whole text in order. Two prompts with the same words in another
+   * order ("Python to Go" and "Go to Python") ask different things, which the sets above miss.
+   * Missing in signatures stored before this field existed.
+   */
+  sequence?: string[];
 }
 
-export type SignatureField = Exclude<keyof LexicalSignature, 'words'>;
+export type SignatureField = Exclude<keyof LexicalSignature, 'words' | 'sequence'> | 'order';
 
 export interface LexicalMismatch {
   field: SignatureField;
@@ -171,6 +177,7 @@ export function extractSignature(text: string): LexicalSignature {
     names: sortedUnique(findNames(prose)),
     words: sortedUnique([...rest.matchAll(WORD_PATTERN)].map((match) => match[0].toLowerCase())),
     negations: countNegations(rest),
+    sequence: [...normalizeText(text).matchAll(WORD_PATTERN)].map((match) => match[0].toLowerCase()),
   };
 }
 
@@ -194,6 +201,10 @@ export function compareSignatures(query: LexicalSignature, candidate: LexicalSig
   const namesOnlyInCandidate = difference(candidate.names, query.words);
   if (namesOnlyInQuery.length > 0 || namesOnlyInCandidate.length > 0) {
     mismatches.push({ field: 'names', onlyInQuery: namesOnlyInQuery, onlyInCandidate: namesOnlyInCandidate });
+  }
+
+  if (query.sequence !== undefined && candidate.sequence !== undefined && isReordering(query.sequence, candidate.sequence)) {
+    mismatches.push({ field: 'order', onlyInQuery: [query.sequence.join(' ')], onlyInCandidate: [candidate.sequence.join(' ')] });
   }
 
   if (query.negations !== candidate.negations) {
@@ -358,4 +369,12 @@ function sortedUnique(values: string[]): string[] {
 function difference(left: readonly string[], right: readonly string[]): string[] {
   const rightSet = new Set(right);
   return left.filter((value) => !rightSet.has(value));
+}
+
+/** Returns whether two word sequences hold the same words in a different order. */
+function isReordering(left: readonly string[], right: readonly string[]): boolean {
+  if (left.length !== right.length || left.every((word, index) => word === right[index])) return false;
+  const sortedLeft = [...left].sort();
+  const sortedRight = [...right].sort();
+  return sortedLeft.every((word, index) => word === sortedRight[index]);
 }

@@ -102,6 +102,9 @@ export function buildCacheSettings(
   if (semantic !== undefined) {
     if (semantic.enabled !== undefined) settings.semantic.enabled = semantic.enabled;
     if (semantic.threshold !== undefined) settings.semantic.threshold = semantic.threshold;
+    if (semantic.threshold !== undefined && semantic.threshold < 0.5) {
+      warnings.push(`airlock.cache.semantic.threshold ${semantic.threshold} is low: most unrelated questions will pass it, leaving only the lexical check`);
+    }
     if (semantic.max_turns !== undefined) settings.semantic.maxTurns = semantic.max_turns;
     if (semantic.max_temperature !== undefined) settings.semantic.maxTemperature = semantic.max_temperature;
     const embedder = semantic.embedder;

@@ -1,5 +1,6 @@
 import type express from 'express';
 import type { Request, Response } from 'express';
+import { GatewayError } from '../errors';
 import type { ResponseCache } from '../pipeline/cache-step';
 import type { SqliteDatabase } from '../storage/database';
 import type { Principal } from '../storage/keys';
@@ -38,6 +39,13 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
       namespace: deps.cache.settings.namespace,
       ttl_seconds: deps.cache.settings.ttlSeconds,
       max_bytes: deps.cache.settings.maxBytes,
+      semantic: {
+        enabled: deps.cache.semantic !== null,
+        threshold: deps.cache.settings.semantic.threshold,
+        max_turns: deps.cache.settings.semantic.maxTurns,
+        max_temperature: deps.cache.settings.semantic.maxTemperature,
+        embedder: deps.cache.settings.semantic.embedder.kind,
+      },
       entries: size.entries,
       bytes: size.bytes,
       hits,
@@ -53,8 +61,18 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
   router.delete('/cache', route((req, res, principal) => {
     requireAdmin(principal);
     const query = req.query as Record<string, unknown>;
+    // A misspelt filter must not turn into "remove everything".
+    const unknown = Object.keys(query).find((name) => !['namespace', 'model', 'all'].includes(name));
+    if (unknown !== undefined) {
+      throw new GatewayError('invalid_value', `Unknown query parameter '${unknown}'; use namespace, model, or all=true to remove every entry.`, { param: unknown });
+    }
     const namespace = queryText(query, 'namespace');
     const model = queryText(query, 'model');
+    const all = queryText(query, 'all');
+    if (all !== undefined && all !== 'true') throw new GatewayError('invalid_value', "Query parameter 'all' must be true.", { param: 'all' });
+    if (namespace === undefined && model === undefined && all === undefined) {
+      throw new GatewayError('invalid_value', 'Name what to remove: namespace (such as team:backend), model, or all=true for every entry.', { param: 'namespace' });
+    }
     const removed = deps.cache.store.invalidate({ ...(namespace === undefined ? {} : { namespace }), ...(model === undefined ? {} : { alias: model }) });
     res.json({ removed });
   }));

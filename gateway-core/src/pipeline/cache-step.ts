@@ -64,6 +64,8 @@ export function decideCache(
   const control = headerText(headers['cache-control']);
   const own = headerText(headers['x-airlock-cache']);
   if (own === 'off') return { kind: 'skip', reason: 'x-airlock-cache: off' };
+  // An unknown value skips the cache, so a typo in "off" never serves a cached answer.
+  if (own !== '' && own !== 'on' && own !== 'refresh') return { kind: 'skip', reason: `unknown x-airlock-cache value (use off or refresh)` };
   if (/\bno-store\b/.test(control)) return { kind: 'skip', reason: 'cache-control: no-store' };
   if (/\bno-cache\b/.test(control)) return { kind: 'skip', reason: 'cache-control: no-cache' };
   if (scan !== null) {
