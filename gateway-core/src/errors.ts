@@ -132,6 +132,20 @@ export function connectionFailureReason(error: Error): string {
   return message;
 }
 
+/** Codes of a socket that the other side closed after it was connected, as undici reports them. */
+const CLOSED_AFTER_CONNECT = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED']);
+
+/**
+ * Describes a failed call by its reason code: a refused or unreachable host could not be
+ * connected to, while a socket closed after connecting means the server cut the response short.
+ */
+export function describeConnectionFailure(deploymentId: string, base: string, reason: string): string {
+  if (CLOSED_AFTER_CONNECT.has(reason)) {
+    return `deployment '${deploymentId}' at ${base} closed the connection before the response was complete (${reason})`;
+  }
+  return `could not connect to deployment '${deploymentId}' at ${base}: ${reason}`;
+}
+
 export function isGatewayError(value: unknown): value is GatewayError {
   return value instanceof GatewayError;
 }

@@ -189,6 +189,8 @@ describe('failover before the first content byte', () => {
       ]);
       expect(record).toMatchObject({ httpStatus: 200, alias: 'gpt-main', deploymentId: 'gpt-backup#1', fallbackFrom: 'gpt-main', errorKind: null });
       expect(record.routeReason).toBe(`fallback: gpt-main#0 ${reason}`);
+      // A server that accepted the connection and then cut it did not refuse it.
+      if (handler === resetConnection) expect(record.attempts[0]!.errorMessage).toMatch(/closed the connection before the response was complete/);
     });
   }
 

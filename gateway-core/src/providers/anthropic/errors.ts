@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { UpstreamError, connectionFailureReason, isGatewayError, upstreamErrorFromStatus } from '../../errors';
+import { UpstreamError, connectionFailureReason, describeConnectionFailure, isGatewayError, upstreamErrorFromStatus } from '../../errors';
 import { statusForAnthropicErrorType } from '../../formats/anthropic-messages/errors';
 import type { Deployment } from '../types';
 
@@ -37,7 +37,7 @@ export function mapAnthropicError(
   if (error instanceof Anthropic.APIConnectionError) {
     return new UpstreamError(
       'upstream_error',
-      `could not connect to deployment '${deployment.id}' at ${describeBase(deployment)}: ${connectionFailureReason(error)}`,
+      describeConnectionFailure(deployment.id, describeBase(deployment), connectionFailureReason(error)),
       details,
     );
   }

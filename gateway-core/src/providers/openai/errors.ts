@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { UpstreamError, connectionFailureReason, isGatewayError, upstreamErrorFromStatus } from '../../errors';
+import { UpstreamError, connectionFailureReason, describeConnectionFailure, isGatewayError, upstreamErrorFromStatus } from '../../errors';
 import type { Deployment } from '../types';
 
 /**
@@ -16,7 +16,7 @@ export function mapOpenAIError(error: unknown, deployment: Deployment, signal: A
   if (error instanceof OpenAI.APIConnectionError) {
     return new UpstreamError(
       'upstream_error',
-      `could not connect to deployment '${deployment.id}' at ${describeBase(deployment)}: ${connectionFailureReason(error)}`,
+      describeConnectionFailure(deployment.id, describeBase(deployment), connectionFailureReason(error)),
       details,
     );
   }
