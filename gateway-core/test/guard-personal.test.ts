@@ -143,6 +143,13 @@ describe('UTF-16 offsets', () => {
 });
 
 describe('email detector', () => {
+  it('takes non-ASCII local parts whole', () => {
+    for (const address of ['émile.zola@exämple.fr', 'nguyễn.văn.a@công-ty.vn', '山田@例え.jp']) {
+      const text = `write to ${address} today`;
+      expect(emailDetector.scan(text).map((finding) => text.slice(finding.start, finding.end))).toEqual([address]);
+    }
+  });
+
   it('email keeps plus tags and subdomains', () => {
     expect(values('to: dev+ci@build.eu.example.com.', emailDetector)).toEqual([['email', 'dev+ci@build.eu.example.com']]);
   });

@@ -2,7 +2,7 @@
  * E-mail address detector. It finds each '@' with indexOf and validates the local part and the
  * domain around it, so text without '@' costs one linear search.
  *
- * Accepted: dot-atom local parts (letters, digits and . _ % + -), plus-addressing, subdomains,
+ * Accepted: dot-atom local parts (letters, also non-ASCII ones, digits and . _ % + -), plus-addressing, subdomains,
  * Unicode (IDN) labels and punycode TLDs. The domain needs a dot and an alphabetic TLD, except
  * after "mailto:", where a dotless host such as `root@localhost` is clearly an address.
  *
@@ -36,7 +36,12 @@ const FILE_EXTENSIONS = new Set([
   'json', 'map', 'html', 'htm', 'txt', 'lock', 'yml', 'yaml', 'xml', 'wasm', 'vue', 'php', 'java',
 ]);
 
+/** A non-ASCII letter, mark or digit, which internationalised addresses (SMTPUTF8) allow in the local part. */
+const UNICODE_WORD_CHARACTER = /[\p{L}\p{M}\p{N}]/u;
+
 function isLocalPartChar(code: number): boolean {
+  // Lone surrogates fail the test, so an astral character ends the local part.
+  if (code >= 0x80) return UNICODE_WORD_CHARACTER.test(String.fromCharCode(code));
   return (
     (code >= 48 && code <= 57) ||
     (code >= 65 && code <= 90) ||
