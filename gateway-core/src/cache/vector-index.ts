@@ -147,6 +147,8 @@ class NamespaceStore {
   scales: Float32Array = new Float32Array(0);
   codeNorms: Float32Array = new Float32Array(0);
   residualNorms: Float32Array = new Float32Array(0);
+  approx = new Float32Array(0);
+  bounds = new Float32Array(0);
   private readonly memory: WasmMemory;
   private readonly dotI8: (codes: number, query16: number, rows: number, stride: number, out: number) => void;
 
@@ -181,6 +183,9 @@ class NamespaceStore {
       return next;
     };
     this.vectors = resize(this.vectors, capacity * this.dimension);
+    // Scratch space for a search, kept so that a search allocates nothing per row.
+    this.approx = new Float32Array(capacity);
+    this.bounds = new Float32Array(capacity);
     this.scales = resize(this.scales, capacity);
     this.codeNorms = resize(this.codeNorms, capacity);
     this.residualNorms = resize(this.residualNorms, capacity);
@@ -369,8 +374,8 @@ export class VectorIndex {
     // NOTE: the 1e-4 slack is sized for unit vectors. Far larger norms would need a slack that
     // scales with |q|·|x|, or rescoring could miss a row by a rounding error.
     const count = store.count;
-    const approx = new Float32Array(count);
-    const bounds = new Float32Array(count);
+    const approx = store.approx;
+    const bounds = store.bounds;
     const lowerBounds = new TopK(k);
     for (let row = 0; row < count; row++) {
       const estimate = dots[row]! * queryScale * store.scales[row]!;
