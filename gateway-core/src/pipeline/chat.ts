@@ -8,12 +8,12 @@ import { restoreResponseBody, restoringStream } from '../guard/restore';
 import type { DestinationClass } from '../models/table';
 import type { ProviderRegistry } from '../providers/registry';
 import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHandle } from '../providers/types';
-import { runAttempts, type Admission, type AttemptCall } from './attempts';
+import { runAttempts, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
 import { assembleStream } from '../cache/assemble';
 import { decideCache, lookup, semanticLookup, serveHit, setCacheHeader, type CacheDecision, type ResponseCache, type SemanticState } from './cache-step';
 import { BudgetGate, detectPromptCaching, requestedChoices, requestedOutputLimit } from './budget-step';
-import { attemptRequestFor, guardRefusal, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
+import { attemptRequestFor, guardFirst, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
 import type { Router } from './router';
 import { estimateUsage, settleUsage } from './settle';
 import { totalInputTokens } from '../usage/record';
@@ -99,15 +99,7 @@ async function runChat(
     plan = narrowed.plan;
     ctx.guardRoutedLocal = narrowed.changed;
   }
-  // The guard decides first, so a budget never reserves for a deployment the guard refuses.
-  const admit: Admission = (deployment) => {
-    if (scan !== null) {
-      ctx.guardDestinations.add(deployment.destination);
-      const refusal = guardRefusal(scan, deployment);
-      if (refusal !== null) return refusal;
-    }
-    return gate.admit(deployment);
-  };
+  const admit = guardFirst(ctx, scan, gate.admit);
   const variants = new Map<DestinationClass, AttemptRequest>();
   const requestFor: AttemptRequests = (destination) => attemptRequestFor(surface, request, scan, variants, destination);
 

@@ -8,7 +8,7 @@ import { runAttempts, type Admission } from './attempts';
 import type { ChatDependencies } from './chat';
 import { setRouteHeaders, writeJson } from './chat';
 import type { RequestContext } from './context';
-import { guardRefusal, routeLocalPlan } from './guard-step';
+import { guardFirst, routeLocalPlan } from './guard-step';
 import { settleUsage } from './settle';
 
 /**
@@ -39,14 +39,7 @@ export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestConte
     promptCaching: 'none',
   });
   gate.acquireRateLimit(Math.ceil(inputText.length / 4));
-  const admit: Admission = (deployment) => {
-    if (scan !== null) {
-      ctx.guardDestinations.add(deployment.destination);
-      const refusal = guardRefusal(scan, deployment);
-      if (refusal !== null) return refusal;
-    }
-    return gate.admit(deployment);
-  };
+  const admit = guardFirst(ctx, scan, gate.admit);
   const encodingFormat = body.encoding_format ?? 'float';
 
   try {

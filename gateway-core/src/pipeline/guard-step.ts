@@ -8,6 +8,7 @@ import type { GuardOutcome, LocatedFinding, RequestScan } from '../guard/guard';
 import type { RedactionMapping } from '../guard/redact';
 import type { DestinationClass } from '../models/table';
 import type { Deployment } from '../providers/types';
+import type { Admission } from './attempts';
 import type { RequestContext } from './context';
 import type { PlanRequest, RoutePlan, Router } from './router';
 import type { ChatSurface, ParsedChatRequest } from './surface';
@@ -144,4 +145,19 @@ export function setGuardHeaders(res: ServerResponse, ctx: RequestContext): void 
   if (outcome === null || ctx.guardScan === null) return;
   res.setHeader('x-airlock-guard', ctx.guardScan.strongestAction(outcome));
   res.setHeader('x-airlock-guard-findings', ctx.guardScan.typeCounts());
+}
+
+/**
+ * Returns the admission check of a request: the guard decides first, so that a budget never
+ * reserves for a deployment the guard refuses, then `next` (the budget step).
+ */
+export function guardFirst(ctx: RequestContext, scan: RequestScan | null, next: Admission): Admission {
+  return (deployment) => {
+    if (scan !== null) {
+      ctx.guardDestinations.add(deployment.destination);
+      const refusal = guardRefusal(scan, deployment);
+      if (refusal !== null) return refusal;
+    }
+    return next(deployment);
+  };
 }
