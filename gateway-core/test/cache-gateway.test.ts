@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway';
+import { refusedUrl } from './helpers/routing';
 import { messageBody, startAnthropicStub, type AnthropicStub } from './stubs/anthropic';
 import { completion, OpenAIStub, sendJson, sendStream, textChunks } from './stubs/openai';
 
@@ -34,7 +35,9 @@ beforeAll(async () => {
     model_list: [
       { model_name: 'gpt-4o', litellm_params: { model: 'openai/gpt-4o', api_base: cloud.url, api_key: 'sk-stub' } },
       { model_name: 'claude-sonnet', litellm_params: { model: 'anthropic/claude-sonnet-4-5', api_base: anthropic.url, api_key: 'sk-stub' } },
+      { model_name: 'gpt-down', litellm_params: { model: 'openai/gpt-4o', api_base: await refusedUrl('/v1'), api_key: 'sk-stub' } },
     ],
+    router_settings: { fallbacks: [{ 'gpt-down': ['gpt-4o'] }] },
     litellm_settings: { cache: true, cache_params: { type: 'local', ttl: 600 } },
     airlock: {
       governance: {
@@ -154,6 +157,16 @@ describe('exact response cache', () => {
     const next = await client().chat.completions.create(question).withResponse();
     expect(next.response.headers.get('x-airlock-cache')).toBe('hit-exact');
     expect(next.data.choices[0]!.message.content).toBe(refreshed.data.choices[0]!.message.content);
+  });
+
+  it('does not store an answer from a fallback model', async () => {
+    const request = { model: 'gpt-down', messages: [{ role: 'user' as const, content: 'Which model answers this?' }] };
+    numbered();
+    const first = await client().chat.completions.create(request).withResponse();
+    expect(first.response.headers.get('x-airlock-fallback-from')).toBe('gpt-down');
+    numbered();
+    const second = await client().chat.completions.create(request).withResponse();
+    expect(second.response.headers.get('x-airlock-cache')).toBe('miss');
   });
 
   it('never stores an error', async () => {

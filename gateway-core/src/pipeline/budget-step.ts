@@ -105,7 +105,9 @@ export class BudgetGate {
   settle(deployment: Deployment | null): void {
     const usage = this.ctx.usage;
     if (this.lease !== null) {
-      this.governance.rateLimits.complete(this.lease, usage === null ? null : totalInputTokens(usage) + usage.outputTokens);
+      // A cache hit costs no provider tokens, so only its request counts toward the limits.
+      const tokens = this.ctx.flags.has('cache_hit') ? 0 : usage === null ? null : totalInputTokens(usage) + usage.outputTokens;
+      this.governance.rateLimits.complete(this.lease, tokens);
       this.lease = null;
     }
     if (this.reservation === null) return;

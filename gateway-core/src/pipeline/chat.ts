@@ -184,6 +184,12 @@ function storeAnswer(
   body: Record<string, unknown>,
   semantic: SemanticState | null,
 ): void {
+  // The key names the requested model and its deployments; an answer from a fallback or a
+  // budget's downgrade model would later be served as that model's answer.
+  if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null) {
+    ctx.cacheStatus = 'miss-not-stored';
+    return;
+  }
   try {
     const semanticFields = semantic === null ? undefined : { semanticKey: semantic.query.semanticKey, embedding: semantic.vector, signature: JSON.stringify(semantic.signature) };
     const stored = deps.cache.store.put({
