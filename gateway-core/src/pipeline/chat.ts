@@ -186,10 +186,7 @@ function storeAnswer(
 ): void {
   // The key names the requested model and its deployments; an answer from a fallback or a
   // budget's downgrade model would later be served as that model's answer.
-  if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null) {
-    ctx.cacheStatus = 'miss-not-stored';
-    return;
-  }
+  if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null) return;
   try {
     const semanticFields = semantic === null ? undefined : { semanticKey: semantic.query.semanticKey, embedding: semantic.vector, signature: JSON.stringify(semantic.signature) };
     const stored = deps.cache.store.put({
