@@ -304,6 +304,32 @@ describe('budgets in the request path', () => {
     expect(error?.message).toContain('Setting a lower max_tokens reserves less');
   });
 
+  it('applies owner and limit changes at once', async () => {
+    expect((await management('POST', '/users', { id: 'jay', team_id: 'backend' })).status).toBe(201);
+    const created = await management('POST', '/keys', { name: 'jay-laptop', user: 'jay' });
+    const client = openai(created.json.key as string);
+    const ask = () => client.chat.completions.create({ model: 'local-llama', messages: [{ role: 'user', content: 'Hi' }] });
+    ollama.enqueue('/api/chat', { kind: 'reply', chunks: [{ content: 'one' }] });
+    await ask();
+
+    // Moving the user moves the spend of the key's next request to the new team.
+    expect((await management('PATCH', '/users/jay', { team_id: 'interns' })).status).toBe(200);
+    const blocked = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }).then(
+      () => null,
+      (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>,
+    );
+    expect(blocked?.message).toContain("team 'interns'");
+
+    expect((await management('PATCH', `/keys/${created.json.id}`, { rpm_limit: 1 })).status).toBe(200);
+    ollama.enqueue('/api/chat', { kind: 'reply', chunks: [{ content: 'two' }] });
+    await ask();
+    const limited = await ask().then(
+      () => null,
+      (caught: unknown) => caught as InstanceType<typeof OpenAI.APIError>,
+    );
+    expect(limited?.status).toBe(429);
+  });
+
   it('manages teams, users and budgets', async () => {
     const team = await management('POST', '/teams', { id: 'data', name: 'Data' });
     expect(team.status).toBe(201);

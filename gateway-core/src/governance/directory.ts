@@ -73,8 +73,11 @@ const MAX_NAME_LENGTH = 200;
 
 export class Directory {
   private readonly statements;
+  /** Called after every write to teams or users, so that caches of key owners can be dropped. */
+  private readonly onChange: () => void;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, options: { onChange?: () => void } = {}) {
+    this.onChange = options.onChange ?? (() => {});
     this.statements = {
       organization: db.prepare<[], { name: string; updated_at: number }>('SELECT name, updated_at FROM organization WHERE id = 1'),
       renameOrganization: db.prepare('UPDATE organization SET name = ?, updated_at = ? WHERE id = 1'),
@@ -132,6 +135,7 @@ export class Directory {
     }
     const now = Date.now();
     this.statements.insertTeam.run(team.id, team.name, team.rpmLimit, team.tpmLimit, 'api', now, now);
+    this.onChange();
     return this.getTeam(team.id)!;
   }
 
@@ -141,6 +145,7 @@ export class Directory {
     if (existing.source === 'config') throw definedInConfig('Team', id, 'airlock.governance.teams');
     const team = checkTeamInput({ ...existing, ...withoutUndefined(patch), id });
     this.statements.updateTeam.run(team.name, team.rpmLimit, team.tpmLimit, 'api', Date.now(), id);
+    this.onChange();
     return this.getTeam(id)!;
   }
 
@@ -153,6 +158,7 @@ export class Directory {
       throw invalidField('id', `Team '${id}' cannot be deleted because ${references}. Move or delete those first.`);
     }
     this.statements.deleteTeam.run(id);
+    this.onChange();
   }
 
   // ---- users ----
@@ -174,6 +180,7 @@ export class Directory {
     }
     const now = Date.now();
     this.statements.insertUser.run(user.id, user.name, user.email, user.teamId, user.rpmLimit, user.tpmLimit, 'api', now, now);
+    this.onChange();
     return this.getUser(user.id)!;
   }
 
@@ -183,6 +190,7 @@ export class Directory {
     if (existing.source === 'config') throw definedInConfig('User', id, 'airlock.governance.users');
     const user = this.checkUserInput({ ...existing, ...withoutUndefined(patch), id });
     this.statements.updateUser.run(user.name, user.email, user.teamId, user.rpmLimit, user.tpmLimit, 'api', Date.now(), id);
+    this.onChange();
     return this.getUser(id)!;
   }
 
@@ -195,6 +203,7 @@ export class Directory {
       throw invalidField('id', `User '${id}' cannot be deleted because ${references}. Revoke or delete those first.`);
     }
     this.statements.deleteUser.run(id);
+    this.onChange();
   }
 
   // ---- config sync ----
@@ -205,9 +214,11 @@ export class Directory {
     const now = Date.now();
     if (this.statements.team.get(team.id)) {
       this.statements.updateTeam.run(team.name, team.rpmLimit, team.tpmLimit, 'config', now, team.id);
+      this.onChange();
       return 'updated';
     }
     this.statements.insertTeam.run(team.id, team.name, team.rpmLimit, team.tpmLimit, 'config', now, now);
+    this.onChange();
     return 'created';
   }
 
@@ -216,9 +227,11 @@ export class Directory {
     const now = Date.now();
     if (this.statements.user.get(user.id)) {
       this.statements.updateUser.run(user.name, user.email, user.teamId, user.rpmLimit, user.tpmLimit, 'config', now, user.id);
+      this.onChange();
       return 'updated';
     }
     this.statements.insertUser.run(user.id, user.name, user.email, user.teamId, user.rpmLimit, user.tpmLimit, 'config', now, now);
+    this.onChange();
     return 'created';
   }
 
@@ -233,6 +246,7 @@ export class Directory {
       return { removed: false, reason: references };
     }
     this.statements.deleteTeam.run(id);
+    this.onChange();
     return { removed: true };
   }
 
@@ -243,6 +257,7 @@ export class Directory {
       return { removed: false, reason: references };
     }
     this.statements.deleteUser.run(id);
+    this.onChange();
     return { removed: true };
   }
 

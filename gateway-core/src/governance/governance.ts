@@ -41,12 +41,13 @@ export interface Governance {
 
 export function createGovernance(db: SqliteDatabase, options: GovernanceOptions = {}): Governance {
   const now = options.now ?? Date.now;
-  const directory = new Directory(db);
   const keys = new KeyDirectory(db);
+  const directory = new Directory(db, { onChange: () => keys.invalidate() });
   const budgets = new BudgetStore(db, { isKnownAlias: options.isKnownAlias });
   const ledger = new SpendLedger(db, { now, logger: options.logger });
   const events = new BudgetEventLog(db);
   ledger.onExternalChange(() => {
+    keys.invalidate();
     budgets.reload();
     events.clearMemo();
   });
