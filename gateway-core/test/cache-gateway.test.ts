@@ -40,6 +40,7 @@ beforeAll(async () => {
     router_settings: { fallbacks: [{ 'gpt-down': ['gpt-4o'] }] },
     litellm_settings: { cache: true, cache_params: { type: 'local', ttl: 600 } },
     airlock: {
+      cache: { semantic: { enabled: true } },
       governance: {
         teams: [{ id: 'backend' }, { id: 'marketing' }],
         users: [

@@ -60,7 +60,7 @@ const STOPWORDS = new Set([
   'tôi', 'mình', 'bạn', 'em', 'anh', 'làm', 'sao', 'thế', 'nào', 'như', 'để', 'của', 'và', 'là',
   'có', 'cho', 'với', 'trong', 'này', 'đó', 'được', 'một', 'các', 'những', 'thì', 'mà', 'ơi',
   'giúp', 'hãy', 'vậy', 'gì', 'nhé', 'ạ', 'ở', 'khi', 'cách', 'nên', 'bị', 'vào', 'ra', 'lại',
-  'đang', 'đã', 'sẽ', 'rồi', 'cần', 'muốn', 'dùng', 'sử', 'dụng', 'hỏi', 'ví', 'dụ', 'giải',
+  'đang', 'đã', 'sẽ', 'rồi', 'cần', 'muốn', 'dùng', 'sử', 'dụng', 'hỏi', 'ví', 'dụ',
   'thích', 'nhỉ', 'không', 'chưa',
 ]);
 

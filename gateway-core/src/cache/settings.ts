@@ -16,7 +16,7 @@ export const cacheSettingsSchema = z.strictObject({
   ttl_seconds: z.number().positive('must be above 0').max(31_536_000, 'must be at most one year (31536000)').optional(),
   /** Largest total size of stored responses in bytes; default 104857600 (100 MiB). */
   max_bytes: z.number().int().min(1024, 'must be at least 1024').optional(),
-  /** The semantic tier, tried after an exact miss; on by default when the cache is. */
+  /** The semantic tier, tried after an exact miss; off unless enabled. */
   semantic: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -62,7 +62,9 @@ export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
   ttlSeconds: 300,
   maxBytes: 104_857_600,
   semantic: {
-    enabled: true,
+    // Off until turned on: on a hold-out set written apart from the lexical rules, the built-in
+    // embedder served 8 wrong answers among 17 hits at the default threshold (bench/cache-holdout.ts).
+    enabled: false,
     threshold: DEFAULT_HASHED_NGRAM_THRESHOLD,
     maxTurns: 1,
     maxTemperature: 1,
