@@ -112,6 +112,11 @@ describe('compareSignatures', () => {
     expect(mismatchFields('Does the auth module depend on the db module?', 'Does the db module depend on the auth module?')).toEqual(['order']);
   });
 
+  it('tells operators apart', () => {
+    expect(mismatchFields('Difference between == and === in JavaScript', 'Difference between != and !== in JavaScript')).toContain('identifiers');
+    expect(mismatchFields('Difference between == and === in JavaScript', 'What is the difference between == and === in JavaScript?')).toEqual([]);
+  });
+
   it('tells JavaScript declarations apart', () => {
     expect(mismatchFields('What is the difference between let and const?', 'What is the difference between var and const?')).toContain('terms');
   });

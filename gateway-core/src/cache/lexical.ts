@@ -96,6 +96,8 @@ const FLAG_PATTERN = new RegExp(String.raw`${BEFORE}(?<![-\w])--?[A-Za-z][\w-]*(
 const IDENTIFIER_PATTERN = /[\p{L}_$][\p{L}\p{N}_$]*(?:\.[\p{L}_$][\p{L}\p{N}_$]*)*(?:\(\))?/gu;
 const LATIN_ABBREVIATIONS = new Set(['e.g', 'i.e', 'etc', 'vs', 'a.k.a']);
 const WORD_PATTERN = /[\p{L}\p{N}_$][\p{L}\p{N}_$']*/gu;
+const OPERATOR_PATTERN = /===|!==|==|!=|<=|>=|=>|->|&&|\|\||\?\?|\+\+|--(?![\w-])|<<|>>|::/g;
+
 // A minus sign counts when it stands alone before the digits ("returns -1"), not in "x-1".
 const NUMBER_PATTERN = /(?:(?<=^|[\s(=,[])-)?\d+(?:[.,]\d+)*/g;
 
@@ -153,6 +155,9 @@ export function extractSignature(text: string): LexicalSignature {
     // "JavaScript" looks like camelCase but is a technology name, compared with the terms.
     (match) => isIdentifier(match[0]) && canonicalTechnology(match[0]) === undefined,
   );
+
+  // Operators carry meaning the words around them do not: == and != ask opposite things.
+  for (const match of rest.matchAll(OPERATOR_PATTERN)) identifiers.push(match[0]);
 
   const numbers: string[] = [];
   for (const match of rest.matchAll(NUMBER_PATTERN)) numbers.push(normalizeNumber(match[0]));
