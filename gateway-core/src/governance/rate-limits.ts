@@ -11,33 +11,13 @@
 import type { RateLimitPair, ResolvedPrincipal } from './key-directory';
 import { RateLimitExceededError } from './errors';
 import { scopeKey, type ScopeRef } from './scopes';
+import { MinuteWindow, WINDOW_SECONDS } from '../usage/minute-window';
 
-const WINDOW_SECONDS = 60;
 /** Windows kept before idle ones are dropped. */
 const MAX_WINDOWS = 10_000;
 
-class Window {
-  readonly requestBuckets = new Float64Array(WINDOW_SECONDS);
-  readonly tokenBuckets = new Float64Array(WINDOW_SECONDS);
-  requests = 0;
-  tokens = 0;
-  /** The epoch second the ring was last moved to. */
-  second = 0;
-
-  /** Moves the ring forward to `second`, emptying the buckets that left the window. */
-  advance(second: number): void {
-    if (second <= this.second) return;
-    const expired = Math.min(second - this.second, WINDOW_SECONDS);
-    for (let step = 1; step <= expired; step++) {
-      const index = (this.second + step) % WINDOW_SECONDS;
-      this.requests -= this.requestBuckets[index]!;
-      this.tokens -= this.tokenBuckets[index]!;
-      this.requestBuckets[index] = 0;
-      this.tokenBuckets[index] = 0;
-    }
-    this.second = second;
-  }
-
+/** One key's, user's or team's last minute, which can say when it falls below a limit. */
+class Window extends MinuteWindow {
   /** Seconds until the window's `metric` falls below `limit`: when enough of its oldest buckets have expired. */
   secondsUntilBelow(metric: 'rpm' | 'tpm', limit: number): number {
     const buckets = metric === 'rpm' ? this.requestBuckets : this.tokenBuckets;
@@ -100,13 +80,7 @@ export class RateLimiter {
     }
 
     const tokens = Math.max(0, Math.round(estimatedTokens));
-    const index = second % WINDOW_SECONDS;
-    for (const window of windows) {
-      window.requestBuckets[index]! += 1;
-      window.requests += 1;
-      window.tokenBuckets[index]! += tokens;
-      window.tokens += tokens;
-    }
+    for (const window of windows) window.add(second, 1, tokens);
     return { kind: 'allowed', lease: { windows, second, estimatedTokens: tokens, completed: false } };
   }
 
@@ -122,12 +96,10 @@ export class RateLimiter {
     const tokens = Math.max(0, Math.round(totalTokens));
     const second = Math.floor(this.now() / 1000);
     const inWindow = lease.second > second - WINDOW_SECONDS;
-    const index = (inWindow ? lease.second : second) % WINDOW_SECONDS;
     const delta = inWindow ? tokens - lease.estimatedTokens : tokens;
     for (const window of lease.windows) {
       window.advance(second);
-      window.tokenBuckets[index]! += delta;
-      window.tokens += delta;
+      window.add(inWindow ? lease.second : second, 0, delta);
     }
   }
 

@@ -10,6 +10,7 @@
  * cooling down (the router still tries cooling deployments when nothing else is left) restarts
  * the cooldown from now.
  */
+import { MinuteWindow } from '../usage/minute-window';
 
 export interface DeploymentHealthOptions {
   /** Counted failures within the window that start a cooldown; an integer >= 1, default 3. */
@@ -66,11 +67,8 @@ export interface DeploymentHealthView {
   lastErrorKind: string | null;
 }
 
-/** Length of the rpm/tpm window in seconds, kept as this many one-second buckets. */
-const WINDOW_SECONDS = 60;
-
-/** State of one deployment. Its usage buckets form a ring indexed by the epoch second. */
-class Tracker {
+/** State of one deployment, with its rpm/tpm window. */
+class Tracker extends MinuteWindow {
   inFlight = 0;
   latencyMs: number | null = null;
   ttftMs: number | null = null;
@@ -78,28 +76,6 @@ class Tracker {
   failures: number[] = [];
   cooldownUntil = 0;
   lastErrorKind: string | null = null;
-
-  readonly bucketRequests = new Float64Array(WINDOW_SECONDS);
-  readonly bucketTokens = new Float64Array(WINDOW_SECONDS);
-  /** Running totals of the buckets, so that reading the rpm/tpm window costs no loop. */
-  requests = 0;
-  tokens = 0;
-  /** The epoch second the ring was last advanced to. */
-  second = 0;
-
-  /** Move the ring forward to `second`, emptying the buckets that fell out of the window. */
-  advance(second: number): void {
-    if (second <= this.second) return;
-    const expired = Math.min(second - this.second, WINDOW_SECONDS);
-    for (let step = 1; step <= expired; step++) {
-      const index = (this.second + step) % WINDOW_SECONDS;
-      this.requests -= this.bucketRequests[index] ?? 0;
-      this.tokens -= this.bucketTokens[index] ?? 0;
-      this.bucketRequests[index] = 0;
-      this.bucketTokens[index] = 0;
-    }
-    this.second = second;
-  }
 }
 
 /** One health tracker for all deployments, keyed by deployment id. */
@@ -135,9 +111,7 @@ export class DeploymentHealth {
   begin(id: string): void {
     const tracker = this.tracker(id);
     tracker.inFlight += 1;
-    const index = this.advanceToNow(tracker);
-    tracker.bucketRequests[index] = (tracker.bucketRequests[index] ?? 0) + 1;
-    tracker.requests += 1;
+    tracker.add(this.advanceToNow(tracker), 1, 0);
   }
 
   /** Record a successful call with its latency and tokens. A success ends any cooldown and clears the failure count. */
@@ -265,11 +239,11 @@ export class DeploymentHealth {
     return tracker;
   }
 
-  /** Advance the usage ring to the current second and return that second's bucket index. */
+  /** Advance the usage ring to the current second and return that second. */
   private advanceToNow(tracker: Tracker): number {
     const second = Math.floor(this.now() / 1000);
     tracker.advance(second);
-    return second % WINDOW_SECONDS;
+    return second;
   }
 
   /** Count more tokens toward a deployment's tpm, such as the reported usage once a call settles. */
@@ -279,9 +253,7 @@ export class DeploymentHealth {
 
   private addTokens(tracker: Tracker, tokens: number): void {
     if (!(tokens > 0)) return;
-    const index = this.advanceToNow(tracker);
-    tracker.bucketTokens[index] = (tracker.bucketTokens[index] ?? 0) + tokens;
-    tracker.tokens += tokens;
+    tracker.add(this.advanceToNow(tracker), 0, tokens);
   }
 
   private release(tracker: Tracker): void {
