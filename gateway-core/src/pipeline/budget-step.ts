@@ -61,20 +61,13 @@ export class BudgetGate {
   private admitAttempt(deployment: Deployment): AdmissionVerdict {
     this.releaseOpen();
     if (this.principal === null) return null;
-    const perChoice = this.request.maxOutputTokens ?? deployment.modelInfo.maxOutputTokens ?? FALLBACK_MAX_OUTPUT_TOKENS;
-    const cost = worstCaseCost({
-      modelInfo: deployment.modelInfo,
-      promptTokens: this.tokens(),
-      maxOutputTokens: perChoice * this.request.choices,
-      promptCaching: this.request.promptCaching,
-    });
     const decision = this.governance.admission.admit({
       requestId: this.ctx.id,
       principal: this.principal,
       alias: deployment.alias,
       requestedModel: this.request.requestedModel,
       deployment: { id: deployment.id, model: deployment.model },
-      worstCaseUsd: cost.usd,
+      worstCaseUsd: this.worstCaseUsd(deployment),
       downgradedBy: this.downgradedBy,
     });
     if (decision.kind === 'admitted') {
@@ -87,6 +80,22 @@ export class BudgetGate {
     this.ctx.budgetDowngradedFrom ??= deployment.alias;
     this.ctx.flags.add(`budget_downgraded:${decision.budgetId}`);
     return { redirect: decision.alias, reason: `budget ${decision.budgetId}: downgrade to ${decision.alias}` };
+  }
+
+  /**
+   * Returns the attempt's worst-case cost, or 0 when no budget applies to the request, since then
+   * nothing reads it and the prompt need not be tokenized.
+   */
+  private worstCaseUsd(deployment: Deployment): number | null {
+    if (this.governance.admission.applicableBudgets(this.principal!, deployment.alias).length === 0) return 0;
+    const perChoice = this.request.maxOutputTokens ?? deployment.modelInfo.maxOutputTokens ?? FALLBACK_MAX_OUTPUT_TOKENS;
+    const cost = worstCaseCost({
+      modelInfo: deployment.modelInfo,
+      promptTokens: this.tokens(),
+      maxOutputTokens: perChoice * this.request.choices,
+      promptCaching: this.request.promptCaching,
+    });
+    return cost.usd;
   }
 
   /** Prompt tokens for the worst-case cost: o200k for every model, computed once per request. */
@@ -106,7 +115,9 @@ export class BudgetGate {
     const usage = this.ctx.usage;
     if (this.lease !== null) {
       // A cache hit costs no provider tokens, so only its request counts toward the limits.
-      const tokens = this.ctx.flags.has('cache_hit') ? 0 : usage === null ? null : totalInputTokens(usage) + usage.outputTokens;
+      let tokens: number | null = null;
+      if (this.ctx.flags.has('cache_hit')) tokens = 0;
+      else if (usage !== null) tokens = totalInputTokens(usage) + usage.outputTokens;
       this.governance.rateLimits.complete(this.lease, tokens);
       this.lease = null;
     }
