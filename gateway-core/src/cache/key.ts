@@ -69,7 +69,7 @@ export function canonicalJson(value: unknown): string {
     } else if (typeof current === 'object' && current !== null) {
       const entries = Object.entries(current).filter(([, child]) => child !== undefined);
       // Code-unit order, the same on every machine, unlike localeCompare.
-      entries.sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0));
+      entries.sort(([left], [right]) => compareCodeUnits(left, right));
       const items: Item[] = [{ text: '{' }];
       entries.forEach(([key, child], index) => {
         if (index > 0) items.push({ text: ',' });
@@ -82,6 +82,11 @@ export function canonicalJson(value: unknown): string {
     }
   }
   return out.join('');
+}
+
+function compareCodeUnits(left: string, right: string): number {
+  if (left === right) return 0;
+  return left < right ? -1 : 1;
 }
 
 /** Returns the exact cache key: SHA-256, hex, of the namespace, format, alias, deployment set and body. */

@@ -36,9 +36,9 @@ const noLimits: RateLimitPair = { rpm: null, tpm: null };
 export class KeyDirectory {
   private readonly statements;
   /**
-   * Resolved principals by key id. A request resolves its key's owner and limits, which took one
-   * SQLite query per request (3.6 % of gateway CPU at 16 connections in bench/run.ts); writes to
-   * keys, users and teams drop the cache through invalidate().
+   * Resolved principals by key id. Resolving took one SQLite query per request, 3.6 % of gateway
+   * CPU at 16 connections in bench/run.ts. Writes to keys, users and teams drop the cache through
+   * invalidate().
    */
   private readonly cache = new Map<string, ResolvedPrincipal>();
 

@@ -164,7 +164,7 @@ export class RequestScan {
   }
 }
 
-/** Where a request went: the destination classes it was checked for, and whether the guard refused it everywhere. */
+/** The outcome of a request for the guard: the destination classes it was checked for, and whether the guard refused it everywhere. */
 export interface GuardOutcome {
   destinations: DestinationClass[];
   blocked: boolean;

@@ -2,7 +2,7 @@ import { GatewayError } from '../errors';
 
 const maxPageSize = 500;
 
-/** A query parameter given once as non-empty text, or undefined when absent. */
+/** Returns a query parameter given once as non-empty text, or undefined when absent. */
 export function queryText(query: Record<string, unknown>, name: string): string | undefined {
   const value = query[name];
   if (value === undefined) return undefined;
@@ -12,7 +12,7 @@ export function queryText(query: Record<string, unknown>, name: string): string 
   return value;
 }
 
-/** A time query parameter: ISO 8601 or milliseconds since the epoch. */
+/** Returns a time query parameter given as ISO 8601 or milliseconds since the epoch. */
 export function queryTime(query: Record<string, unknown>, name: string): number | undefined {
   const value = queryText(query, name);
   if (value === undefined) return undefined;
@@ -25,7 +25,7 @@ export function queryTime(query: Record<string, unknown>, name: string): number 
   return parsed;
 }
 
-/** The page size: `limit`, default 50, at most 500. */
+/** Returns the page size from `limit`: default 50, at most 500. */
 export function queryLimit(query: Record<string, unknown>): number {
   const limitText = queryText(query, 'limit');
   const limit = limitText === undefined ? 50 : Number(limitText);

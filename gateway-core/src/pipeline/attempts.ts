@@ -107,7 +107,7 @@ export async function runAttempts<T>(
   let lastDeployment: Deployment | null = null;
   let special: string[] | null = null;
   let limitedDeployments = 0;
-  // The last real call that failed, so a refusal that ends the loop can say what happened before it.
+  // The last real call that failed, so that a refusal ending the loop can report what happened first.
   let lastCallFailure: string | null = null;
   let lastRefusal: GatewayError | null = null;
 

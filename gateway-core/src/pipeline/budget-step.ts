@@ -25,7 +25,7 @@ export interface BudgetRequest {
   promptText: () => string;
   /** max_tokens or max_completion_tokens, or null when the request sets none. */
   maxOutputTokens: number | null;
-  /** Choices the request asks for (OpenAI's `n`); each can write the whole output limit. */
+  /** Choices the request requests (OpenAI's `n`). Each can write the whole output limit. */
   choices: number;
   promptCaching: PromptCachingTier;
 }
@@ -137,7 +137,7 @@ export class BudgetGate {
     if (!settlement.persisted) this.ctx.flags.add('ledger_write_pending');
   }
 
-  /** Records a cache hit: $0 spent, and what the stored answer cost as savings. */
+  /** Records a cache hit: $0 spent, and what the stored response cost as savings. */
   recordCacheHit(alias: string, originalCostUsd: number | null): void {
     if (this.principal === null) return;
     const result = this.governance.admission.recordCacheHit({

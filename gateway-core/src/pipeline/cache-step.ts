@@ -1,6 +1,6 @@
 /**
  * The exact response cache in the request path (step 5): whether a request may use the cache,
- * its key, serving a hit (also as a replayed stream) and storing a successful answer.
+ * its key, serving a hit (also as a replayed stream) and storing a successful response.
  */
 import type { ServerResponse } from 'node:http';
 import { cacheNamespace, exactCacheKey } from '../cache/key';
@@ -34,7 +34,7 @@ export type CacheDecision =
       refresh: boolean;
     };
 
-/** What the semantic tier computed for a request, kept to index its answer after a miss. */
+/** The semantic tier's results for a request, kept to index its response after a miss. */
 export interface SemanticState {
   query: SemanticQuery;
   vector: Float32Array;
@@ -48,7 +48,7 @@ function headerText(value: string | string[] | undefined): string {
 /**
  * Decides whether a request reads and writes the cache. Never cached: requests that send
  * `Cache-Control: no-cache` or `no-store` or `x-airlock-cache: off`, and requests the guard acts
- * on at any destination, because their answers carry values that belong to that request only.
+ * on at any destination, because their responses carry values that belong to that request only.
  * `x-airlock-cache: refresh` skips the lookup but stores the new answer; `Cache-Control:
  * max-age=N` serves only entries at most N seconds old.
  */

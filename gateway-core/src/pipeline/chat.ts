@@ -148,8 +148,8 @@ async function runChat(
     return;
   }
 
-  // A streamed answer is stored as the whole response it adds up to, assembled from what the
-  // client received, and only when the stream completed.
+  // A streamed response is stored whole, assembled from what the client received, and only when
+  // the stream completed.
   const tap: StreamTap | null = cached?.kind === 'use' ? { chunks: [], length: 0, limit: deps.cache.settings.maxBytes } : null;
 
   const { value: opened, deployment, call } = await runAttempts(
@@ -175,7 +175,7 @@ async function runChat(
   }
 }
 
-/** Stores a successful answer; a failed write is logged and never fails the request. */
+/** Stores a successful response. A failed write is logged and never fails the request. */
 function storeAnswer(
   deps: ChatDependencies,
   ctx: RequestContext,
@@ -184,8 +184,8 @@ function storeAnswer(
   body: Record<string, unknown>,
   semantic: SemanticState | null,
 ): void {
-  // The key names the requested model and its deployments; an answer from a fallback or a
-  // budget's downgrade model would later be served as that model's answer.
+  // The key names the requested model and its deployments, so a response from a fallback or a
+  // budget's downgrade model would later be served as that model's response.
   if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null) return;
   try {
     const semanticFields = semantic === null ? undefined : { semanticKey: semantic.query.semanticKey, embedding: semantic.vector, signature: JSON.stringify(semantic.signature) };
@@ -203,7 +203,7 @@ function storeAnswer(
     });
     if (stored && semantic !== null) deps.cache.semantic?.add(semantic.query.semanticKey, cached.key, semantic.vector);
   } catch (error) {
-    ctx.log.error({ err: error }, 'failed to store the answer in the response cache');
+    ctx.log.error({ err: error }, 'failed to store the response in the response cache');
   }
 }
 

@@ -13,8 +13,8 @@ import { settleUsage } from './settle';
 
 /**
  * POST /v1/embeddings: one provider call, encoding_format honoured both ways. The guard scans the
- * string inputs; a destination class that redacts receives the inputs with placeholders, which
- * nothing restores because an embedding carries no text back.
+ * string inputs. A destination class that redacts receives the inputs with placeholders, which
+ * nothing restores, because an embedding carries no text back.
  */
 export async function handleEmbeddings(deps: ChatDependencies, ctx: RequestContext, raw: unknown, res: ServerResponse): Promise<void> {
   const body = validateBody(embeddingRequestSchema, raw);

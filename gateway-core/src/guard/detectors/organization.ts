@@ -111,9 +111,9 @@ function compileWords(rule: OrganizationWordRule): CompiledWords {
   // Longer words first, so that "Falcon Prime" wins over "Falcon" at the same position.
   alternatives.sort((left, right) => right.length - left.length);
 
-  // Both ends are checked by `joinsWord` after a match, because a leading lookbehind would run at
-  // every position of the text and made this pattern about three times slower, and because the
-  // camelCase check needs the case of the matched text, which the `i` flag hides.
+  // Both ends are checked by `joinsWord` after a match. A leading lookbehind would run at every
+  // position of the text and made this pattern about three times slower, and the camelCase check
+  // needs the case of the matched text, which the `i` flag hides.
   return { regex: new RegExp(`(?:${alternatives.join('|')})`, 'giu'), each: alternatives.map((alternative) => new RegExp(alternative, 'iuy')) };
 }
 
@@ -173,7 +173,7 @@ function patternRule(rule: OrganizationPatternRule): CompiledRule {
   };
 }
 
-/** Returns whether text[start, end) stands alone: the word boundary holds on both sides. */
+/** Returns whether text[start, end) is a whole word: a word boundary on both sides. */
 function standsAlone(text: string, start: number, end: number): boolean {
   const first = String.fromCodePoint(text.codePointAt(start)!);
   const next = end < text.length ? String.fromCodePoint(text.codePointAt(end)!) : '';
@@ -181,11 +181,11 @@ function standsAlone(text: string, start: number, end: number): boolean {
 }
 
 function wordRule(rule: OrganizationWordRule): CompiledRule {
-  const { regex, each } = compileWords(rule);
+  const { regex, each: singleWords } = compileWords(rule);
 
-  /** Returns the end of the longest word that matches at `start` and stands alone, or -1. */
+  /** Returns the end of the longest listed word that matches at `start` as a whole word, or -1. */
   const standingWordAt = (text: string, start: number): number => {
-    for (const word of each) {
+    for (const word of singleWords) {
       word.lastIndex = start;
       if (word.test(text) && standsAlone(text, start, word.lastIndex)) return word.lastIndex;
     }
