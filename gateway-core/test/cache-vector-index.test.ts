@@ -80,6 +80,32 @@ describe('VectorIndex', () => {
     }
   });
 
+  it('leaves out matches below minScore', () => {
+    const random = makeRandom(7);
+    const dimension = 96;
+    const index = new VectorIndex(dimension);
+    const entries = new Map<string, Float32Array>();
+    const centre = unitVector(random, dimension);
+    for (let i = 0; i < 3000; i++) {
+      // Half the rows sit near the centre, half are random, so scores spread from about 0 to 1.
+      const vector = i % 2 === 0 ? nearVector(random, centre, 0.05 + (i % 7) * 0.05) : unitVector(random, dimension);
+      entries.set(`e${i}`, vector);
+      index.add('ns', `e${i}`, vector);
+    }
+
+    for (const minScore of [0.3, 0.6, 0.9]) {
+      for (let q = 0; q < 10; q++) {
+        const query = nearVector(random, centre, 0.05);
+        const expected = naiveSearch(entries, query, 8).filter((match) => match.score >= minScore);
+        const matches = index.search('ns', query, 8, minScore);
+        expectSameMatches(matches, expected);
+        for (const match of matches) expect(match.score).toBeGreaterThanOrEqual(minScore);
+      }
+    }
+    expect(index.search('ns', centre, 3, 1.5)).toEqual([]);
+    expect(() => index.search('ns', centre, 3, Number.NaN)).toThrow(/minScore/);
+  });
+
   it('finds a stored vector with score 1', () => {
     const random = makeRandom(3);
     const index = new VectorIndex(48);

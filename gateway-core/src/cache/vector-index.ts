@@ -149,6 +149,7 @@ class NamespaceStore {
   residualNorms: Float32Array = new Float32Array(0);
   approx = new Float32Array(0);
   bounds = new Float32Array(0);
+  keptRows = new Int32Array(0);
   private readonly memory: WasmMemory;
   private readonly dotI8: (codes: number, query16: number, rows: number, stride: number, out: number) => void;
 
@@ -186,6 +187,7 @@ class NamespaceStore {
     // Scratch space for a search, kept so that a search allocates nothing per row.
     this.approx = new Float32Array(capacity);
     this.bounds = new Float32Array(capacity);
+    this.keptRows = new Int32Array(capacity);
     this.scales = resize(this.scales, capacity);
     this.codeNorms = resize(this.codeNorms, capacity);
     this.residualNorms = resize(this.residualNorms, capacity);
@@ -351,15 +353,16 @@ export class VectorIndex {
   }
 
   /**
-   * Returns the `k` vectors with the highest dot product with `query`, best first. Scores are
-   * summed in double precision from the stored float32 values, and equal the cosine similarity
-   * for unit vectors.
+   * Returns the `k` vectors with the highest dot product with `query`, best first, leaving out
+   * any that scores below `minScore`. Scores are summed in double precision from the stored
+   * float32 values, and equal the cosine similarity for unit vectors.
    */
-  search(namespace: string, query: Float32Array | readonly number[], k = 1): VectorMatch[] {
+  search(namespace: string, query: Float32Array | readonly number[], k = 1, minScore = -Infinity): VectorMatch[] {
     this.checkVector(query, 'query');
     if (!Number.isInteger(k) || k <= 0) {
       throw new RangeError(`Invalid k ${k}: expected a positive integer.`);
     }
+    if (Number.isNaN(minScore)) throw new RangeError('Invalid minScore NaN: expected a number or -Infinity.');
     const store = this.namespaces.get(namespace);
     if (!store || store.count === 0) return [];
     const queryVector = query instanceof Float32Array ? query : Float32Array.from(query);
@@ -373,25 +376,32 @@ export class VectorIndex {
     // |q − q̂|·|x̂| + |q|·|x − x̂|. The slack covers float rounding in these sums.
     // NOTE: the 1e-4 slack is sized for unit vectors. Far larger norms would need a slack that
     // scales with |q|·|x|, or rescoring could miss a row by a rounding error.
+    // A row whose upper bound is below minScore cannot qualify, so this pass drops it. With a
+    // cache threshold, few rows are left for the second pass.
     const count = store.count;
-    const approx = store.approx;
-    const bounds = store.bounds;
+    const { approx, bounds, keptRows, scales, codeNorms, residualNorms } = store;
     const lowerBounds = new TopK(k);
+    let keptCount = 0;
     for (let row = 0; row < count; row++) {
-      const estimate = dots[row]! * queryScale * store.scales[row]!;
-      const bound = queryResidual * store.codeNorms[row]! + queryNorm * store.residualNorms[row]! + 1e-4;
-      approx[row] = estimate;
-      bounds[row] = bound;
+      const estimate = dots[row]! * queryScale * scales[row]!;
+      const bound = queryResidual * codeNorms[row]! + queryNorm * residualNorms[row]! + 1e-4;
+      if (estimate + bound < minScore) continue;
+      approx[keptCount] = estimate;
+      bounds[keptCount] = bound;
+      keptRows[keptCount] = row;
+      keptCount++;
       lowerBounds.offer(estimate - bound, row);
     }
 
     // Any row in the true top k has an upper bound of at least the k-th largest lower bound.
     const cutoff = lowerBounds.floor;
     const best = new TopK(k);
-    for (let row = 0; row < count; row++) {
-      if (approx[row]! + bounds[row]! < cutoff) continue;
-      if (approx[row]! + bounds[row]! <= best.floor) continue;
-      best.offer(store.exactScore(row, queryVector), row);
+    for (let at = 0; at < keptCount; at++) {
+      const upper = approx[at]! + bounds[at]!;
+      if (upper < cutoff || upper <= best.floor) continue;
+      const row = keptRows[at]!;
+      const score = store.exactScore(row, queryVector);
+      if (score >= minScore) best.offer(score, row);
     }
 
     const matches: VectorMatch[] = [];
