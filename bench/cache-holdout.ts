@@ -4,7 +4,7 @@
  * It uses only the public API: HashedNgramEmbedder for vectors and decide() for the decision
  * (similarity threshold, then the lexical check).
  *
- *   npx tsx bench/cache-holdout.ts [--pairs FILE] [--verbose]
+ *   npx tsx bench/cache-holdout.ts [--pairs FILE] [--check content_words|signature] [--verbose]
  *
  * A pair labeled "hit" asks the same question twice, so one cached response is correct for both.
  * A pair labeled "miss" asks two different questions, so serving one's response for the other is
@@ -15,10 +15,11 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { HashedNgramEmbedder } from '../gateway-core/src/cache/embedders.js';
+import type { LexicalCheck } from '../gateway-core/src/cache/lexical.js';
 import { DEFAULT_HASHED_NGRAM_THRESHOLD, type SemanticDecision, decide } from '../gateway-core/src/cache/similarity.js';
 
 const DEFAULT_PAIRS_PATH = 'gateway-core/test/fixtures/cache/holdout-pairs.jsonl';
-const THRESHOLDS = [0.75, 0.8, 0.85, 0.9] as const;
+const THRESHOLDS = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9] as const;
 
 interface LabeledPair {
   id: string;
@@ -109,7 +110,7 @@ function loadPairs(path: string): LabeledPair[] {
   return pairs;
 }
 
-async function evaluatePairs(pairs: readonly LabeledPair[]): Promise<PairResult[]> {
+async function evaluatePairs(pairs: readonly LabeledPair[], check: LexicalCheck): Promise<PairResult[]> {
   const embedder = new HashedNgramEmbedder();
   const vectors = await embedder.embed(pairs.flatMap((pair) => [pair.a, pair.b]));
 
@@ -122,7 +123,7 @@ async function evaluatePairs(pairs: readonly LabeledPair[]): Promise<PairResult[
     // Prompt a is the cached entry and prompt b is the incoming request.
     const cached = { text: pair.a, vector: vectorA };
     const query = { text: pair.b, vector: vectorB };
-    const decisions = THRESHOLDS.map((threshold) => decide(query, cached, threshold));
+    const decisions = THRESHOLDS.map((threshold) => decide(query, cached, threshold, check));
     return { pair, decisions };
   });
 }
@@ -200,16 +201,21 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       pairs: { type: 'string', default: DEFAULT_PAIRS_PATH },
+      check: { type: 'string', default: 'content_words' },
       verbose: { type: 'boolean', default: false },
     },
   });
+  if (values.check !== 'content_words' && values.check !== 'signature') {
+    throw new Error(`Invalid --check ${values.check}: expected content_words or signature.`);
+  }
+  const check: LexicalCheck = values.check;
 
   const pairs = loadPairs(values.pairs);
   const hitCount = pairs.filter((pair) => pair.label === 'hit').length;
   console.log(`${pairs.length} pairs from ${values.pairs}: ${hitCount} labeled hit, ${pairs.length - hitCount} labeled miss`);
-  console.log('Embedder: HashedNgramEmbedder with default options. Decision: decide() from similarity.ts.\n');
+  console.log(`Embedder: HashedNgramEmbedder with default options. Decision: decide() from similarity.ts, lexical check ${check}.\n`);
 
-  const results = await evaluatePairs(pairs);
+  const results = await evaluatePairs(pairs, check);
   printTable(THRESHOLDS.map((_, index) => scoreThreshold(results, index)));
 
   if (values.verbose) {

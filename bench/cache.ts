@@ -85,7 +85,7 @@ async function exactHits(): Promise<string> {
 
 async function semanticLookups(): Promise<string> {
   const embedder = new HashedNgramEmbedder({ dimensions: 384 });
-  const tier = new SemanticTier({ enabled: true, threshold: 0.85, maxTurns: 1, maxTemperature: 1 }, embedder);
+  const tier = new SemanticTier({ enabled: true, threshold: 0.85, maxTurns: 1, maxTemperature: 1, lexicalCheck: 'content_words' as const }, embedder);
   const topics = ['list', 'dictionary', 'array', 'string', 'file', 'socket', 'thread', 'query', 'index', 'cache'];
   const verbs = ['reverse', 'sort', 'copy', 'merge', 'split', 'parse', 'open', 'close', 'lock', 'read'];
   const languages = ['Python', 'Go', 'Rust', 'Java', 'TypeScript', 'Ruby', 'C#', 'Kotlin', 'Swift', 'PHP'];

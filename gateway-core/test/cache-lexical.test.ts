@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
-import { compareSignatures, describeMismatches, extractSignature } from '../src/cache/lexical.js';
+import { compareSignatures, describeMismatches, extractSignature, type LexicalCheck } from '../src/cache/lexical.js';
 
-function mismatchFields(query: string, candidate: string): string[] {
-  return compareSignatures(extractSignature(query), extractSignature(candidate)).mismatches.map((mismatch) => mismatch.field);
+/** Mismatching fields; the field tests use the signature check so that each shows one field. */
+function mismatchFields(query: string, candidate: string, check: LexicalCheck = 'signature'): string[] {
+  return compareSignatures(extractSignature(query), extractSignature(candidate), check).mismatches.map((mismatch) => mismatch.field);
+}
+
+function contentMismatch(query: string, candidate: string): boolean {
+  return mismatchFields(query, candidate, 'content_words').includes('content');
 }
 
 describe('extractSignature', () => {
@@ -126,9 +131,63 @@ describe('compareSignatures', () => {
   });
 
   it('describes mismatches with values', () => {
-    const comparison = compareSignatures(extractSignature('line 42, no logs'), extractSignature('line 24 logs'));
+    const comparison = compareSignatures(extractSignature('line 42, no logs'), extractSignature('line 24 logs'), 'signature');
     expect(describeMismatches(comparison.mismatches)).toBe(
       'numbers differ (query only: "42"; cached only: "24"); negations differ (1 vs 0)',
     );
+  });
+});
+
+describe('content words check', () => {
+  it('rejects word swaps no list names', () => {
+    const swaps: Array<[string, string]> = [
+      ['Deep clone an object in JavaScript', 'Shallow clone an object in JavaScript'],
+      ['Show the diff of staged changes in git', 'Show the diff of unstaged changes in git'],
+      ['Scale the deployment web to 3 replicas', 'Scale the deployment api to 3 replicas'],
+      ['Make all properties optional in a TypeScript type', 'Make all properties required in a TypeScript type'],
+      ['Regex to match exactly 5 digits', 'Regex to match at least 5 digits'],
+    ];
+    for (const [query, candidate] of swaps) {
+      expect(mismatchFields(query, candidate, 'signature'), query).toEqual([]);
+      expect(mismatchFields(query, candidate, 'content_words'), query).toEqual(['content']);
+    }
+  });
+
+  it('ignores framing, articles and politeness', () => {
+    expect(mismatchFields('How do I reverse a list in Python?', 'reverse a list in python', 'content_words')).toEqual([]);
+    expect(mismatchFields('Can you please tell me how to rename the branch?', 'rename branch', 'content_words')).toEqual([]);
+    expect(mismatchFields('What is the best way to exit vim?', 'How do I quit vim', 'content_words')).toEqual([]);
+  });
+
+  it('folds plurals and short forms only', () => {
+    expect(contentMismatch('Delete old branches from the repo', 'delete old branch from the repository')).toBe(false);
+    expect(contentMismatch('List the properties of an object', 'list property of object')).toBe(false);
+    expect(contentMismatch('Why is it sorting twice', 'Why is it sorted twice')).toBe(true);
+  });
+
+  it('keeps words with one stem apart', () => {
+    expect(contentMismatch('Difference between final and finally in Java', 'Difference between finally and finalize in Java')).toBe(true);
+  });
+
+  it('keeps sigils and lone operators', () => {
+    expect(contentMismatch('How do I convert a String to &str in Rust?', 'How do I convert a &str to a String in Rust?')).toBe(true);
+    expect(contentMismatch('Why is *args empty', 'Why is **args empty')).toBe(true);
+    expect(contentMismatch('Why is a < b true here', 'Why is a > b true here')).toBe(true);
+    expect(contentMismatch('Why does this fail!', 'Why does this fail')).toBe(false);
+  });
+
+  it('splits contractions', () => {
+    expect(mismatchFields("Why can't I push to main?", 'Why cannot I push to main?', 'content_words')).toEqual([]);
+    expect(mismatchFields("Why can't I push to main?", 'Why can not I push to main?', 'content_words')).toEqual([]);
+    expect(mismatchFields("Don't track the build folder", 'Do not track the build directory', 'content_words')).toEqual([]);
+    expect(extractSignature("What's the user's role").content).toEqual(['user', 'role']);
+  });
+
+  it('rejects a stored signature without content words', () => {
+    const stored = extractSignature('reverse a list');
+    delete stored.content;
+    const comparison = compareSignatures(extractSignature('reverse a list'), stored, 'content_words');
+    expect(comparison.mismatches.map((mismatch) => mismatch.field)).toEqual(['content']);
+    expect(compareSignatures(extractSignature('reverse a list'), stored, 'signature').equal).toBe(true);
   });
 });

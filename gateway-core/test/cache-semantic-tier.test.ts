@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HashedNgramEmbedder } from '../src/cache/embedders';
 import { SemanticTier } from '../src/cache/semantic';
+import { buildCacheSettings, cacheSettingsSchema } from '../src/cache/settings';
 import { CacheStore } from '../src/cache/store';
 import { openDatabase, type SqliteDatabase } from '../src/storage/database';
 
-const settings = { enabled: true, threshold: 0.85, maxTurns: 1, maxTemperature: 1 };
+const settings = { enabled: true, threshold: 0.85, maxTurns: 1, maxTemperature: 1, lexicalCheck: 'content_words' as const };
 let dataDir: string;
 let db: SqliteDatabase;
 let clock: number;
@@ -93,3 +94,30 @@ describe('semantic tier', () => {
     });
   });
 });
+
+describe('semantic settings', () => {
+  it('defaults to on, 0.7 and content words', () => {
+    const warnings: string[] = [];
+    const built = buildCacheSettings({ enabled: true }, undefined, warnings);
+    expect(built.semantic.enabled).toBe(true);
+    expect(built.semantic.threshold).toBe(0.7);
+    expect(built.semantic.lexicalCheck).toBe('content_words');
+    expect(warnings).toEqual([]);
+  });
+
+  it('warns about the signature check with the built-in embedder', () => {
+    const warnings: string[] = [];
+    const built = buildCacheSettings({ enabled: true, semantic: { lexical_check: 'signature' } }, undefined, warnings);
+    expect(built.semantic.lexicalCheck).toBe('signature');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/lexical_check signature with the built-in embedder/);
+  });
+
+  it('rejects an unknown lexical check', () => {
+    const parsed = cacheSettingsSchema.safeParse({ semantic: { lexical_check: 'loose' } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toBe('must be content_words or signature');
+    expect(parsed.error?.issues[0]?.path).toEqual(['semantic', 'lexical_check']);
+  });
+});
+

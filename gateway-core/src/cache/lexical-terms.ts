@@ -119,7 +119,8 @@ const IO_OBJECTS =
   '(?:files?|disk|streams?|bytes|data|stdin|stdout|stderr|cookies?|memory|database|db|csv|json|buffers?|sockets?|registers?)';
 
 // NOTE: this list is hand-written and incomplete. A swap it does not list ("sort" for
-// "reverse", "lines" for "words") passes the lexical check and is stopped only by the threshold.
+// "reverse", "lines" for "words") passes the signature check; only the content-words check,
+// the default, stops it.
 /**
  * Words whose swap for their opposite keeps a prompt's shape but reverses what it asks.
  * Each alternation is one canonical term; near-synonyms share a term so that a paraphrase

@@ -2,13 +2,14 @@
  * Lexical signature of a prompt for the semantic cache. Two prompts can embed close together and
  * still ask different things ("fix line 12" and "fix line 21", "Login" and "Logout"). A semantic
  * hit is served only when the parts an embedding blurs are equal in both prompts: numbers,
- * identifiers, file paths and URLs, quoted strings, code, technology names, contrast words and
- * the count of negations.
+ * identifiers, file paths and URLs, quoted strings, code, technology names, contrast words,
+ * the count of negations and, by default, the content words in order (content-words.ts).
  *
  * The extraction is heuristic and errs towards reporting a difference, because a false hit
  * serves a wrong answer while a false miss only costs one upstream call.
  */
 
+import { contentWords, sameContent } from './content-words';
 import { AFTER, BEFORE, canonicalTechnology, TERM_MATCHERS } from './lexical-terms';
 
 export interface LexicalSignature {
@@ -36,6 +37,12 @@ export interface LexicalSignature {
    * Missing in signatures stored before this field existed.
    */
   sequence?: string[];
+  /**
+   * Lower-cased content words of the prose in order, without the words a paraphrase may drop (see
+   * content-words.ts). Missing in signatures stored before this field existed, which then never
+   * match.
+   */
+  content?: string[];
 }
 
 export type SignatureField = Exclude<keyof LexicalSignature, 'words' | 'sequence'> | 'order';
@@ -47,6 +54,13 @@ export interface LexicalMismatch {
   /** Values present in the candidate only; for "negations", the candidate's count. */
   onlyInCandidate: string[];
 }
+
+/**
+ * Strictness of the check. "content_words" also needs the same content words in the same order
+ * (the default). "signature" compares only the extracted fields and the negation count, which
+ * lets a meaning-based embedder match synonyms but passes any swap the word lists do not name.
+ */
+export type LexicalCheck = 'content_words' | 'signature';
 
 export interface LexicalComparison {
   equal: boolean;
@@ -183,6 +197,7 @@ export function extractSignature(text: string): LexicalSignature {
     words: sortedUnique([...rest.matchAll(WORD_PATTERN)].map((match) => match[0].toLowerCase())),
     negations: countNegations(rest),
     sequence: [...normalizeText(text).matchAll(WORD_PATTERN)].map((match) => match[0].toLowerCase()),
+    content: contentWords(prose),
   };
 }
 
@@ -190,7 +205,11 @@ export function extractSignature(text: string): LexicalSignature {
  * Compares two signatures field by field. Names are the one loose field: a name of one prompt
  * also matches when the other prompt has the same word in lower case or at a sentence start.
  */
-export function compareSignatures(query: LexicalSignature, candidate: LexicalSignature): LexicalComparison {
+export function compareSignatures(
+  query: LexicalSignature,
+  candidate: LexicalSignature,
+  check: LexicalCheck = 'content_words',
+): LexicalComparison {
   const mismatches: LexicalMismatch[] = [];
   const exactFields = ['numbers', 'identifiers', 'paths', 'quoted', 'code', 'terms'] as const;
 
@@ -210,6 +229,13 @@ export function compareSignatures(query: LexicalSignature, candidate: LexicalSig
 
   if (query.sequence !== undefined && candidate.sequence !== undefined && isReordering(query.sequence, candidate.sequence)) {
     mismatches.push({ field: 'order', onlyInQuery: [query.sequence.join(' ')], onlyInCandidate: [candidate.sequence.join(' ')] });
+  }
+
+  const queryContent = query.content ?? [];
+  const candidateContent = candidate.content ?? [];
+  const contentMissing = query.content === undefined || candidate.content === undefined;
+  if (check === 'content_words' && (contentMissing || !sameContent(queryContent, candidateContent))) {
+    mismatches.push({ field: 'content', onlyInQuery: [queryContent.join(' ')], onlyInCandidate: [candidateContent.join(' ')] });
   }
 
   if (query.negations !== candidate.negations) {

@@ -8,7 +8,7 @@
 import type { WireFormat } from '../providers/types';
 import type { Embedder } from './embedders';
 import { exactCacheKey } from './key';
-import { compareSignatures, extractSignature, type LexicalSignature } from './lexical';
+import { compareSignatures, extractSignature, type LexicalCheck, type LexicalSignature } from './lexical';
 import type { CacheStore } from './store';
 import { VectorIndex } from './vector-index';
 
@@ -20,7 +20,17 @@ export interface SemanticSettings {
   maxTurns: number;
   /** Requests with a higher temperature skip the tier. */
   maxTemperature: number;
+  lexicalCheck: LexicalCheck;
 }
+
+/**
+ * Version of the lexical signature, part of the semantic key, so entries stored with an older
+ * signature are never compared with a query's newer one.
+ */
+const SIGNATURE_VERSION = 2;
+
+/** Candidates above the threshold that get the lexical check, best first. */
+const CANDIDATES = 16;
 
 /** The part of a request the tier reads: the last user message and the key of everything else. */
 export interface SemanticQuery {
@@ -102,7 +112,7 @@ export class SemanticTier {
 
     const rest = { ...body, messages: [...messages.slice(0, -1), { ...last, content: '' }] };
     const semanticKey = exactCacheKey({
-      namespace: `${namespace}|${this.embedder.name}|${this.embedder.version}`,
+      namespace: `${namespace}|${this.embedder.name}|${this.embedder.version}|lexical-${SIGNATURE_VERSION}`,
       format,
       alias,
       deploymentIds,
@@ -129,12 +139,12 @@ export class SemanticTier {
   ): { key: string; score: number } | null {
     const index = this.indexFor(described.vector);
     if (index === null) return null;
-    const candidates = index.search(query.semanticKey, described.vector, 5);
+    const candidates = index.search(query.semanticKey, described.vector, CANDIDATES, this.settings.threshold);
     for (const candidate of candidates) {
       if (candidate.score < this.settings.threshold) break;
       const signature = signatureOf(candidate.id);
       if (signature === null) continue;
-      if (compareSignatures(described.signature, signature).equal) return { key: candidate.id, score: candidate.score };
+      if (compareSignatures(described.signature, signature, this.settings.lexicalCheck).equal) return { key: candidate.id, score: candidate.score };
     }
     return null;
   }

@@ -3,7 +3,7 @@
  * threshold, and then the lexical check must find the same numbers, names, paths, quotes, code,
  * technology and contrast terms, and negation count in both.
  */
-import { type LexicalMismatch, type LexicalSignature, compareSignatures, describeMismatches, extractSignature } from './lexical.js';
+import { type LexicalCheck, type LexicalMismatch, type LexicalSignature, compareSignatures, describeMismatches, extractSignature } from './lexical.js';
 
 /**
  * Default threshold for the built-in hashed n-gram embedder, measured on the labeled pairs in
@@ -11,7 +11,7 @@ import { type LexicalMismatch, type LexicalSignature, compareSignatures, describ
  * NOTE: HTTP embedders (Ollama, OpenAI-compatible) have no measured default; their scores
  * spread differently per model, so set a threshold per model after measuring it.
  */
-export const DEFAULT_HASHED_NGRAM_THRESHOLD = 0.85;
+export const DEFAULT_HASHED_NGRAM_THRESHOLD = 0.7;
 
 /** Cosine similarity of two vectors of equal length; for unit vectors this is the dot product. */
 export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
@@ -50,6 +50,7 @@ export function decide(
   query: SemanticPrompt,
   candidate: SemanticPrompt,
   threshold: number = DEFAULT_HASHED_NGRAM_THRESHOLD,
+  check: LexicalCheck = 'content_words',
 ): SemanticDecision {
   if (!Number.isFinite(threshold) || threshold < -1 || threshold > 1) {
     throw new RangeError(`Invalid similarity threshold ${threshold}: expected a number from -1 to 1.`);
@@ -71,6 +72,7 @@ export function decide(
   const comparison = compareSignatures(
     query.signature ?? extractSignature(query.text),
     candidate.signature ?? extractSignature(candidate.text),
+    check,
   );
   if (!comparison.equal) {
     return {

@@ -1,0 +1,139 @@
+/**
+ * The content words of a prompt, in order: what is left of its prose once words that never
+ * change the question are dropped ("how do I", articles, pronouns, politeness). A semantic hit
+ * needs the same content words in the same order, where a word also equals its plural.
+ *
+ * The check works from an allowlist of words that may differ, not from a list of words that
+ * must not. Any word outside the allowlist ("deep" and "shallow", "staged" and "unstaged",
+ * "web" and "api") makes two prompts differ, so a swap that nobody listed still misses. The cost
+ * is recall: paraphrases that use other words ("list" and "show") miss, because a false hit
+ * serves a wrong answer and a false miss costs one upstream call.
+ *
+ * Words are not stemmed. The Porter stemmer gives "final", "finally" and "finalize" one stem,
+ * three different Java keywords, and served one's answer for another on a hold-out set; plural
+ * folding is the only reduction here.
+ */
+
+/**
+ * Words that may appear in one prompt and not the other without changing what it asks. A word
+ * belongs here only when no developer question turns on it: "by", "from", "or", "any", "all",
+ * "why" and "when" are content, while "to", "in", "with" and "and" are not.
+ */
+const IGNORABLE_WORDS = new Set([
+  // Articles, pronouns and demonstratives.
+  'a', 'an', 'the', 'i', 'me', 'my', 'mine', 'myself', 'we', 'us', 'our', 'you', 'your', 'it',
+  'its', 'this', 'that', 'these', 'those', 'there', 'here', 'someone', 'somebody',
+  // Auxiliary verbs, and the modal verbs a paraphrase swaps freely. "should", "must" and "may"
+  // stay, because "should I" asks for advice and "can I" asks what is possible. The "ca" and "wo"
+  // are what remains of "can't" and "won't" once their "not" is split off.
+  'do', 'does', 'did', 'can', 'could', 'would', 'will', 'is', 'are', 'am', 'was', 'were', 'be',
+  'been', 'being', 'ca', 'wo',
+  // Question framing, politeness and filler.
+  'how', 'what', 'way', 'ways', 'please', 'pls', 'thanks', 'thank', 'hi', 'hello', 'hey',
+  'question', 'help', 'need', 'want', 'wanna', 'like', 'just', 'possible', 'able',
+  'best', 'easiest', 'simplest', 'properly', 'correctly', 'go', 'about',
+  'trying', 'tell', 'explain', 'so', 'actually', 'basically', 'anyone', 'know', 'idea',
+  'command', 'syntax', 'specific', 'particular', 'certain', 'given',
+  // Prepositions and conjunctions that paraphrases drop or swap freely.
+  'to', 'into', 'of', 'in', 'on', 'for', 'with', 'using', 'via', 'at', 'and', 'inside', 'within',
+  'between',
+  // Vietnamese question framing, pronouns and particles.
+  'cách', 'làm', 'sao', 'thế', 'nào', 'tôi', 'mình', 'em', 'anh', 'bạn', 'là', 'gì', 'ạ',
+  'nhỉ', 'vậy', 'được', 'có', 'một', 'các', 'những', 'của', 'để', 'trong', 'với', 'bằng', 'và',
+  'hãy', 'giúp', 'muốn', 'cần', 'thì',
+]);
+
+/**
+ * Short forms and synonyms that mean the same in a developer question, mapped to one form, so
+ * "repo" and "repository" compare equal. A pair joins only when no question turns on the
+ * difference and neither word names a type, command or keyword. So "str" is not "string" in Rust,
+ * "int" is not "Integer" in Java, "dir" is a command, and "resolve" is not "fix" for DNS.
+ */
+const SAME_WORDS: Record<string, string> = {
+  quit: 'exit',
+  big: 'large',
+  bigger: 'larger',
+  biggest: 'largest',
+  see: 'view',
+  verify: 'check',
+  determine: 'check',
+  make: 'create',
+  generate: 'create',
+  solve: 'fix',
+  retrieve: 'get',
+  obtain: 'get',
+  every: 'all',
+  vs: 'difference',
+  versus: 'difference',
+  different: 'difference',
+  differ: 'difference',
+  folder: 'directory',
+  folders: 'directories',
+  repo: 'repository',
+  repos: 'repositories',
+  app: 'application',
+  apps: 'applications',
+  db: 'database',
+  dbs: 'databases',
+  arg: 'argument',
+  args: 'arguments',
+  param: 'parameter',
+  params: 'parameters',
+  msg: 'message',
+  whether: 'if',
+  cannot: 'not',
+};
+
+/**
+ * A word, with any sigils written before it ("&str", "*ptr", "**kwargs", "@Override"), or a run
+ * of operator characters standing alone ("a < b"). A "!" or "?" that ends a sentence is no
+ * operator and is skipped.
+ */
+const TOKEN = /[&*@#~^%!]*[\p{L}\p{N}_$]+(?:'\p{L}+)?|[+*\/%<>=&|^~]+|!(?=[\p{L}\p{N}_$(])/gu;
+
+/**
+ * Returns the content tokens of prose in order, lower-cased. The caller removes code, quotes,
+ * paths, identifiers and technology names first, because those are compared on their own.
+ */
+export function contentWords(prose: string): string[] {
+  const words: string[] = [];
+  for (const match of prose.toLowerCase().matchAll(TOKEN)) {
+    for (const word of splitContraction(match[0])) {
+      if (IGNORABLE_WORDS.has(word)) continue;
+      words.push(SAME_WORDS[word] ?? word);
+    }
+  }
+  return words;
+}
+
+/** Returns whether two content word lists are equal, word by word, where a word equals its plural. */
+export function sameContent(left: readonly string[], right: readonly string[]): boolean {
+  if (left.length !== right.length) return false;
+  return left.every((word, index) => sameWord(word, right[index] ?? ''));
+}
+
+/**
+ * Compares two words, treating "file" and "files", "class" and "classes", "property" and
+ * "properties" as one. Stems shorter than three letters never fold, so "it" and "its" or "io"
+ * and "ios" stay apart.
+ */
+function sameWord(left: string, right: string): boolean {
+  if (left === right) return true;
+  const [short, long] = left.length < right.length ? [left, right] : [right, left];
+  if (short.length < 3) return false;
+  if (long === `${short}s` || long === `${short}es`) return true;
+  return short.endsWith('y') && long === `${short.slice(0, -1)}ies`;
+}
+
+/**
+ * Splits "don't" into "do" and "not", and drops the "'s", "'re", "'ll", "'ve", "'d" and "'m" of
+ * "what's", "they're" or "user's", which add nothing a question turns on.
+ */
+function splitContraction(word: string): string[] {
+  const apostrophe = word.indexOf("'");
+  if (apostrophe < 0) return [word];
+  const head = word.slice(0, apostrophe);
+  const tail = word.slice(apostrophe + 1);
+  if (tail === 't' && head.endsWith('n')) return [head.slice(0, -1), 'not'];
+  return [head];
+}
