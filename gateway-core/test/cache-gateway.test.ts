@@ -179,11 +179,11 @@ describe('exact response cache', () => {
     expect(response.headers.get('x-airlock-cache')).toBe('miss');
   });
 
-  it('skips requests the guard acts on', async () => {
+  it('skips requests the guard redacts', async () => {
     numbered();
     const request = { ...question, messages: [{ role: 'user' as const, content: 'Mail linh.nguyen@acme-corp.net the report.' }] };
     const { response } = await client().chat.completions.create(request).withResponse();
-    expect(response.headers.get('x-airlock-cache')).toBe('skip; reason=guard');
+    expect(response.headers.get('x-airlock-cache')).toBe('skip; reason=guard redaction (set airlock.cache.store_redacted: true to cache redacted requests)');
   });
 
   it('answers the Anthropic surface from the cache', async () => {
@@ -230,7 +230,7 @@ describe('semantic response cache', () => {
     const before = cloud.requests.length;
     const second = await ask("What's the way to reverse a list in Python?");
     expect(second.response.headers.get('x-airlock-cache')).toBe('hit-semantic');
-    expect(Number(second.response.headers.get('x-airlock-cache-score'))).toBeGreaterThanOrEqual(0.85);
+    expect(Number(second.response.headers.get('x-airlock-cache-score'))).toBeGreaterThanOrEqual(0.7);
     expect(second.data.choices[0]!.message.content).toBe(first.data.choices[0]!.message.content);
     expect(cloud.requests.length).toBe(before);
   });

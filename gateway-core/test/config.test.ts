@@ -116,6 +116,12 @@ describe('config values', () => {
     expect(config.deployments.map((d) => d.timeoutMs)).toEqual([30_000, 5_000]);
     expect(config.deployments[0]!.apiBase).toBe('http://127.0.0.1:11434');
   });
+
+  it('reads airlock.cache.store_redacted', () => {
+    expect(build({}).cache.storeRedacted).toBe(false);
+    expect(build({ airlock: { cache: { enabled: true } } }).cache.storeRedacted).toBe(false);
+    expect(build({ airlock: { cache: { enabled: true, store_redacted: true } } }).cache.storeRedacted).toBe(true);
+  });
 });
 
 describe('invalid config', () => {
@@ -130,6 +136,7 @@ describe('invalid config', () => {
     ['origin with a path', { airlock: { allowed_origins: ['localhost:5173'] } }, /allowed_origins\[0\] is "localhost:5173": must be an origin/],
     ['ftp api_base', { model_list: [{ model_name: 'x', litellm_params: { model: 'openai/x', api_base: 'ftp://h/v1' } }] }, /api_base is "ftp:\/\/h\/v1": must be an http/],
     ['not a mapping', ['a'], /must be a YAML mapping/],
+    ['store_redacted that is not a boolean', { airlock: { cache: { store_redacted: 'yes' } } }, /airlock\.cache\.store_redacted is "yes": .*expected boolean/],
     [
       'fallback to an unknown model',
       { model_list: [{ model_name: 'a', litellm_params: { model: 'ollama/a' } }], router_settings: { fallbacks: [{ a: ['b'] }] } },

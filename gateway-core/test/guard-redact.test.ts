@@ -3,6 +3,7 @@ import { personalDetectors } from '../src/guard/detectors/personal/index';
 import { secretDetectors } from '../src/guard/detectors/secrets/index';
 import { collectAnthropicMessagesParts, collectOpenAIChatParts, type TextPart } from '../src/guard/parts';
 import { createRestorer, encodeJsonStringContent, placeholderType, redactParts, restoreText } from '../src/guard/redact';
+import { redactResponseBody, restoreResponseBody } from '../src/guard/restore';
 import { createScanner } from '../src/guard/scanner';
 import type { Finding } from '../src/guard/types';
 
@@ -234,5 +235,56 @@ describe('redaction round trip', () => {
     const restorer = createRestorer(mapping);
     const streamed = reply.match(/.{1,3}/gs)!.map((chunk) => restorer.push(chunk)).join('') + restorer.flush();
     expect(streamed).toBe(`Reset the password ${password} and tell ${email}.`);
+  });
+});
+
+describe('redactResponseBody', () => {
+  const mapping = new Map([
+    ['[EMAIL_1]', 'lan@acme.io'],
+    ['[BUILD_PATH_1]', 'C:\\builds\\alpha'],
+    ['[CODENAME_1]', 'Bluebird'],
+    ['[CODENAME_2]', 'Bluebird Two'],
+  ]);
+
+  it('puts placeholders back into text', () => {
+    const body = { choices: [{ message: { content: 'Mailed lan@acme.io about Bluebird Two and Bluebird.' } }] };
+    redactResponseBody(body, mapping);
+    expect(body.choices[0]!.message.content).toBe('Mailed [EMAIL_1] about [CODENAME_2] and [CODENAME_1].');
+  });
+
+  it('replaces JSON-escaped values in arguments', () => {
+    const args = JSON.stringify({ path: 'C:\\builds\\alpha', to: ['lan@acme.io'] });
+    const body = { message: { tool_calls: [{ function: { name: 'archive', arguments: args } }] } };
+    redactResponseBody(body, mapping);
+    expect(JSON.parse(body.message.tool_calls[0]!.function.arguments)).toEqual({ path: '[BUILD_PATH_1]', to: ['[EMAIL_1]'] });
+  });
+
+  it('keeps arguments without a value unchanged', () => {
+    const args = '{ "path": "D:\\\\other" }';
+    const body = { function: { arguments: args } };
+    redactResponseBody(body, mapping);
+    expect(body.function.arguments).toBe(args);
+  });
+
+  it('replaces escaped values in invalid arguments', () => {
+    const body = { function: { arguments: '{"path":"C:\\\\builds\\\\alpha' } };
+    redactResponseBody(body, mapping);
+    expect(body.function.arguments).toBe('{"path":"[BUILD_PATH_1]');
+  });
+
+  it('replaces keys inside tool input only', () => {
+    const body = { content: [{ type: 'tool_use', input: { 'lan@acme.io': { role: 'Bluebird' } } }], 'lan@acme.io': 'top' };
+    redactResponseBody(body, mapping);
+    expect(body.content[0]!.input).toEqual({ '[EMAIL_1]': { role: '[CODENAME_1]' } });
+    expect(Object.keys(body)).toEqual(['content', 'lan@acme.io']);
+  });
+
+  it('is undone by restoreResponseBody', () => {
+    const original = {
+      choices: [{ message: { content: 'Build C:\\builds\\alpha for lan@acme.io', tool_calls: [{ function: { arguments: JSON.stringify({ path: 'C:\\builds\\alpha' }) } }] } }],
+    };
+    const copy = structuredClone(original);
+    restoreResponseBody(redactResponseBody(copy, mapping), mapping);
+    expect(copy).toEqual(original);
   });
 });

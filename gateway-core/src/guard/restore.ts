@@ -42,6 +42,88 @@ export function restoreResponseBody(body: JsonObject, mapping: RedactionMapping)
   return body;
 }
 
+/**
+ * Rewrites every string value under `root` in place. `rewrite` receives the text and, for an
+ * object field, the field's key. Object keys are rewritten only in JSON that a model wrote, which
+ * may use a value as a key: under `root` when `keys` is true, else under any `input` field (tool
+ * input). Other keys are names the wire format defines.
+ */
+function rewriteStrings(root: unknown, rewrite: (text: string, key: string | null) => string, keys: boolean): void {
+  const stack: Array<{ value: unknown; keys: boolean }> = [{ value: root, keys }];
+  while (stack.length > 0) {
+    const { value, keys: renameKeys } = stack.pop()!;
+    if (Array.isArray(value)) {
+      value.forEach((element, index) => {
+        if (typeof element === 'string') value[index] = rewrite(element, null);
+        else stack.push({ value: element, keys: renameKeys });
+      });
+    } else if (isObject(value)) {
+      const entries = Object.entries(value);
+      const renamed = renameKeys && entries.some(([key]) => rewrite(key, null) !== key);
+      // Deleting and adding every key again keeps their order.
+      if (renamed) for (const [key] of entries) delete value[key];
+      for (const [key, child] of entries) {
+        const name = renamed ? rewrite(key, null) : key;
+        if (typeof child === 'string') {
+          value[name] = rewrite(child, key);
+        } else {
+          value[name] = child;
+          stack.push({ value: child, keys: renameKeys || key === 'input' });
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Replaces each original value of `mapping` in a response body with its placeholder, in place,
+ * so that a stored response keeps none of the request's values: the inverse of
+ * restoreResponseBody. An OpenAI `arguments` string is JSON text, so it is parsed, its strings
+ * and keys are replaced and it is serialised again, which drops its whitespace only when
+ * something was replaced. Arguments that are not valid JSON get the JSON-escaped form of each
+ * value replaced.
+ *
+ * NOTE: a value is replaced wherever it occurs, also inside a longer word, so a short value such
+ * as a code name that is part of another word changes that word too. This errs toward storing
+ * no value.
+ */
+export function redactResponseBody(body: JsonObject, mapping: RedactionMapping): JsonObject {
+  if (mapping.size === 0) return body;
+  // Longest first, so that a value containing another value is replaced whole.
+  const pairs = [...mapping]
+    .map(([placeholder, original]) => ({ placeholder, original }))
+    .filter((pair) => pair.original !== '')
+    .sort((left, right) => right.original.length - left.original.length);
+  const replace = (text: string, encode: (original: string) => string): string => {
+    let result = text;
+    for (const { placeholder, original } of pairs) result = result.replaceAll(encode(original), placeholder);
+    return result;
+  };
+  const plain = (text: string): string => replace(text, (original) => original);
+
+  const jsonText = (text: string): string => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return replace(text, encodeJsonStringContent);
+    }
+    // An array holder, because the parsed value may itself be a string.
+    const holder = [parsed];
+    let changed = false;
+    const rewrite = (inner: string): string => {
+      const replaced = plain(inner);
+      if (replaced !== inner) changed = true;
+      return replaced;
+    };
+    rewriteStrings(holder, rewrite, true);
+    return changed ? JSON.stringify(holder[0]) : text;
+  };
+
+  rewriteStrings(body, (text, key) => (key === 'arguments' ? jsonText(text) : plain(text)), false);
+  return body;
+}
+
 /** Restorers keyed by text stream (a content block, or one field of one choice). */
 class RestorerSet {
   private readonly restorers = new Map<string, Restorer>();

@@ -39,6 +39,7 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
       namespace: deps.cache.settings.namespace,
       ttl_seconds: deps.cache.settings.ttlSeconds,
       max_bytes: deps.cache.settings.maxBytes,
+      store_redacted: deps.cache.settings.storeRedacted,
       semantic: {
         enabled: deps.cache.semantic !== null,
         threshold: deps.cache.settings.semantic.threshold,

@@ -1,6 +1,6 @@
 /**
- * The exact response cache in the request path (step 5): whether a request may use the cache,
- * its key, serving a hit (also as a replayed stream) and storing a successful response.
+ * The response cache in the request path (step 5): whether a request may use the cache, its key,
+ * serving a hit (also as a replayed stream) and storing a successful response.
  */
 import type { ServerResponse } from 'node:http';
 import { cacheNamespace, exactCacheKey } from '../cache/key';
@@ -9,9 +9,13 @@ import type { CacheSettings } from '../cache/settings';
 import type { LexicalSignature } from '../cache/lexical';
 import type { SemanticQuery, SemanticTier } from '../cache/semantic';
 import type { CacheEntry, CacheStore } from '../cache/store';
-import type { WireFormat } from '../providers/types';
 import type { RequestScan } from '../guard/guard';
+import type { RedactionMapping } from '../guard/redact';
+import { redactResponseBody, restoreResponseBody } from '../guard/restore';
+import type { DestinationClass } from '../models/table';
+import type { WireFormat } from '../providers/types';
 import type { RequestContext } from './context';
+import { setGuardHeaders } from './guard-step';
 import type { RoutePlan } from './router';
 import type { ChatSurface, ParsedChatRequest } from './surface';
 
@@ -32,6 +36,12 @@ export type CacheDecision =
       deploymentIds: string[];
       maxAgeMs: number | null;
       refresh: boolean;
+      /** The body the key is computed over and the semantic tier reads: the client's, or its redacted copy. */
+      body: Record<string, unknown>;
+      /** Placeholder → this request's value when the body is a redacted copy; empty otherwise. */
+      mapping: RedactionMapping;
+      /** The destination classes of the plan's deployments, which a hit reports to the guard. */
+      destinations: DestinationClass[];
     };
 
 /** The semantic tier's results for a request, kept to index its response after a miss. */
@@ -45,12 +55,15 @@ function headerText(value: string | string[] | undefined): string {
   return (Array.isArray(value) ? value.join(',') : (value ?? '')).toLowerCase();
 }
 
+const NO_MAPPING: RedactionMapping = new Map();
+
 /**
  * Decides whether a request reads and writes the cache. Never cached: requests that send
- * `Cache-Control: no-cache` or `no-store` or `x-airlock-cache: off`, and requests the guard acts
- * on at any destination, because their responses carry values that belong to that request only.
- * `x-airlock-cache: refresh` skips the lookup but stores the new answer; `Cache-Control:
- * max-age=N` serves only entries at most N seconds old.
+ * `Cache-Control: no-cache` or `no-store` or `x-airlock-cache: off`, requests with a block or
+ * route_local finding at any destination, and requests the guard redacts unless
+ * `store_redacted` allows them (see guardedCacheBody). `x-airlock-cache: refresh` skips the
+ * lookup but stores the new answer; `Cache-Control: max-age=N` serves only entries at most N
+ * seconds old.
  */
 export function decideCache(
   cache: ResponseCache,
@@ -68,19 +81,57 @@ export function decideCache(
   if (own !== '' && own !== 'on' && own !== 'refresh') return { kind: 'skip', reason: `unknown x-airlock-cache value (use off or refresh)` };
   if (/\bno-store\b/.test(control)) return { kind: 'skip', reason: 'cache-control: no-store' };
   if (/\bno-cache\b/.test(control)) return { kind: 'skip', reason: 'cache-control: no-cache' };
-  if (scan !== null) {
-    for (const destination of ['cloud', 'local'] as const) {
-      const decision = scan.decision(destination);
-      if (decision.redacting.length + decision.blocking.length + decision.routeLocal.length > 0) return { kind: 'skip', reason: 'guard' };
-    }
-  }
+  const guarded = scan === null ? { body: request.body, mapping: NO_MAPPING } : guardedCacheBody(cache.settings, request, plan, scan);
+  if ('skip' in guarded) return { kind: 'skip', reason: guarded.skip };
   if (ctx.principal === null) return { kind: 'skip', reason: 'no principal' };
 
   const maxAge = /\bmax-age=(\d+)\b/.exec(control);
   const namespace = cacheNamespace(cache.settings.namespace, ctx.principal);
   const deploymentIds = plan.primary.map((deployment) => deployment.id);
-  const key = exactCacheKey({ namespace, format: surface.format, alias: plan.alias, deploymentIds, body: request.body });
-  return { kind: 'use', key, namespace, alias: plan.alias, deploymentIds, maxAgeMs: maxAge ? Number(maxAge[1]) * 1000 : null, refresh: own === 'refresh' };
+  const key = exactCacheKey({ namespace, format: surface.format, alias: plan.alias, deploymentIds, body: guarded.body });
+  return {
+    kind: 'use',
+    key,
+    namespace,
+    alias: plan.alias,
+    deploymentIds,
+    maxAgeMs: maxAge ? Number(maxAge[1]) * 1000 : null,
+    refresh: own === 'refresh',
+    body: guarded.body,
+    mapping: guarded.mapping,
+    destinations: [...new Set(plan.primary.map((deployment) => deployment.destination))],
+  };
+}
+
+/**
+ * Returns the body a request with guard findings is cached under, or why it is not cached.
+ *
+ * A block or route_local finding at any destination skips the cache. A request that only has
+ * allowed findings is cached as it is. A redacted request is cached only when
+ * `store_redacted` is on and all deployments of the plan share one destination class that
+ * redacts, because only then does every deployment receive the same redacted body. Its key is
+ * computed over that body: placeholders are numbered per type in order of appearance, so two
+ * requests that differ only in the redacted values share the key.
+ */
+function guardedCacheBody(
+  settings: CacheSettings,
+  request: ParsedChatRequest,
+  plan: RoutePlan,
+  scan: RequestScan,
+): { body: Record<string, unknown>; mapping: RedactionMapping } | { skip: string } {
+  const decisions = [scan.decision('cloud'), scan.decision('local')];
+  if (decisions.some((decision) => decision.blocking.length + decision.routeLocal.length > 0)) return { skip: 'guard' };
+  if (decisions.every((decision) => decision.redacting.length === 0)) return { body: request.body, mapping: NO_MAPPING };
+  if (!settings.storeRedacted) return { skip: 'guard redaction (set airlock.cache.store_redacted: true to cache redacted requests)' };
+
+  const classes = new Set(plan.primary.map((deployment) => deployment.destination));
+  const [destination] = classes;
+  if (classes.size !== 1 || destination === undefined) {
+    return { skip: 'guard redaction, and the model has both cloud and local deployments' };
+  }
+  const redacted = scan.redactedBody(destination);
+  if (redacted === null) return { skip: `guard redaction, but the model's ${destination} deployments receive the original values` };
+  return { body: redacted.body, mapping: redacted.mapping };
 }
 
 /** Returns the entry for a request that may read the cache, or null on a miss. */
@@ -133,11 +184,55 @@ export function setCacheHeader(res: ServerResponse, status: string): void {
   res.setHeader('x-airlock-cache', status);
 }
 
-/** Writes a hit: the stored body, or for a streaming request the body replayed as a stream. */
+/**
+ * Runs step 5 for a request: serves an exact hit, else a semantic hit, else sets the miss or skip
+ * header. Returns whether a hit was served, and after a miss the semantic state for storing the
+ * response. `recordHit` records a served entry's savings.
+ */
+export async function answerFromCache(
+  cache: ResponseCache,
+  ctx: RequestContext,
+  surface: ChatSurface,
+  request: ParsedChatRequest,
+  decision: CacheDecision,
+  res: ServerResponse,
+  recordHit: (entry: CacheEntry) => void,
+): Promise<{ served: boolean; semantic: SemanticState | null }> {
+  if (decision.kind === 'skip') {
+    ctx.cacheStatus = 'skip';
+    setCacheHeader(res, `skip; reason=${decision.reason}`);
+    return { served: false, semantic: null };
+  }
+  const entry = lookup(cache, decision);
+  if (entry !== null) {
+    recordHit(entry);
+    serveHit(ctx, surface, request, decision, entry, res);
+    return { served: true, semantic: null };
+  }
+  // The redacted body, when there is one, so that no redacted value is embedded or stored in the
+  // lexical signature.
+  const semantic = await semanticLookup(cache, decision, ctx, surface.format, decision.body);
+  if (semantic.hit !== null) {
+    recordHit(semantic.hit.entry);
+    serveHit(ctx, surface, request, decision, semantic.hit.entry, res, semantic.hit.score);
+    return { served: true, semantic: null };
+  }
+  ctx.cacheStatus = 'miss';
+  setCacheHeader(res, 'miss');
+  return { served: false, semantic: semantic.state };
+}
+
+/**
+ * Writes a hit: the stored body, or for a streaming request the body replayed as a stream. A
+ * stored body keeps the placeholders of the request that stored it, so this request's own values
+ * are restored into a copy first. A request with guard findings gets the guard headers, and its
+ * guard events name the plan's destination classes.
+ */
 export function serveHit(
   ctx: RequestContext,
   surface: ChatSurface,
   request: ParsedChatRequest,
+  decision: CacheDecision & { kind: 'use' },
   entry: CacheEntry,
   res: ServerResponse,
   semanticScore: number | null = null,
@@ -150,16 +245,59 @@ export function serveHit(
   setCacheHeader(res, status);
   if (semanticScore !== null) res.setHeader('x-airlock-cache-score', semanticScore.toFixed(4));
   res.setHeader('x-airlock-cache-age', String(Math.max(0, Math.floor((Date.now() - entry.createdAt) / 1000))));
+  if (ctx.guardScan !== null) {
+    for (const destination of decision.destinations) ctx.guardDestinations.add(destination);
+    setGuardHeaders(res, ctx);
+  }
+  const response = decision.mapping.size === 0 ? entry.response : restoreResponseBody(structuredClone(entry.response), decision.mapping);
   ctx.markFirstToken();
   ctx.httpStatus = 200;
   if (!request.stream) {
-    const text = JSON.stringify(entry.response);
+    const text = JSON.stringify(response);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
     return;
   }
   const includeUsage = (request.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-  const text = surface.format === 'openai-chat' ? replayOpenAIStream(entry.response, includeUsage) : replayAnthropicStream(entry.response);
+  const text = surface.format === 'openai-chat' ? replayOpenAIStream(response, includeUsage) : replayAnthropicStream(response);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   res.end(text);
+}
+
+/** Stores a successful response. A failed write is logged and never fails the request. */
+export function storeAnswer(
+  cache: ResponseCache,
+  ctx: RequestContext,
+  surface: ChatSurface,
+  cached: CacheDecision & { kind: 'use' },
+  body: Record<string, unknown>,
+  semantic: SemanticState | null,
+): void {
+  // The key names the requested model and its deployments, so a response from a fallback or a
+  // budget's downgrade model would later be served as that model's response.
+  if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null) return;
+  try {
+    // `body` is what the client received, with this request's values restored. The stored copy
+    // gets its placeholders back by replacing each value. Keeping the pre-restore form instead
+    // would need a second stream encoder, because a stream is restored event by event before it
+    // is encoded and the cache receives only the encoded text the client got. Replacing also
+    // catches a value that reached the response without a placeholder.
+    const response = cached.mapping.size === 0 ? body : redactResponseBody(structuredClone(body), cached.mapping);
+    const semanticFields = semantic === null ? undefined : { semanticKey: semantic.query.semanticKey, embedding: semantic.vector, signature: JSON.stringify(semantic.signature) };
+    const stored = cache.store.put({
+      ...(semanticFields === undefined ? {} : { semantic: semanticFields }),
+      key: cached.key,
+      namespace: cached.namespace,
+      alias: cached.alias,
+      format: surface.format,
+      response,
+      usage: ctx.usage,
+      costUsd: ctx.costUsd,
+      latencyMs: ctx.elapsedMs(),
+      ttlSeconds: cache.settings.ttlSeconds,
+    });
+    if (stored && semantic !== null) cache.semantic?.add(semantic.query.semanticKey, cached.key, semantic.vector);
+  } catch (error) {
+    ctx.log.error({ err: error }, 'failed to store the response in the response cache');
+  }
 }

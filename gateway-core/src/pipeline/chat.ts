@@ -11,7 +11,7 @@ import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHa
 import { runAttempts, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
 import { assembleStream } from '../cache/assemble';
-import { decideCache, lookup, semanticLookup, serveHit, setCacheHeader, type CacheDecision, type ResponseCache, type SemanticState } from './cache-step';
+import { answerFromCache, decideCache, storeAnswer, type ResponseCache, type SemanticState } from './cache-step';
 import { BudgetGate, detectPromptCaching, requestedChoices, requestedOutputLimit } from './budget-step';
 import { attemptRequestFor, guardFirst, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
 import type { Router } from './router';
@@ -107,23 +107,9 @@ async function runChat(
   const cached = deps.cache.settings.enabled ? decideCache(deps.cache, ctx, surface, request, plan, scan, requestHeaders) : null;
   let semanticState: SemanticState | null = null;
   if (cached !== null) {
-    const entry = lookup(deps.cache, cached);
-    if (entry !== null) {
-      gate.recordCacheHit(plan.alias, entry.costUsd);
-      serveHit(ctx, surface, request, entry, res);
-      return;
-    }
-    if (cached.kind === 'use') {
-      const semantic = await semanticLookup(deps.cache, cached, ctx, surface.format, request.body);
-      if (semantic.hit !== null) {
-        gate.recordCacheHit(plan.alias, semantic.hit.entry.costUsd);
-        serveHit(ctx, surface, request, semantic.hit.entry, res, semantic.hit.score);
-        return;
-      }
-      semanticState = semantic.state;
-    }
-    ctx.cacheStatus = cached.kind === 'use' ? 'miss' : 'skip';
-    setCacheHeader(res, cached.kind === 'use' ? 'miss' : `skip; reason=${cached.reason}`);
+    const answer = await answerFromCache(deps.cache, ctx, surface, request, cached, res, (entry) => gate.recordCacheHit(plan.alias, entry.costUsd));
+    if (answer.served) return;
+    semanticState = answer.semantic;
   }
 
   if (!request.stream) {
@@ -144,7 +130,7 @@ async function runChat(
     setEmulatedHeader(res, value.emulated);
     ctx.markFirstToken();
     writeJson(ctx, res, 200, value.body);
-    if (cached?.kind === 'use') storeAnswer(deps, ctx, surface, cached, value.body, semanticState);
+    if (cached?.kind === 'use') storeAnswer(deps.cache, ctx, surface, cached, value.body, semanticState);
     return;
   }
 
@@ -171,39 +157,7 @@ async function runChat(
   }
   if (completed && tap !== null && tap.length <= tap.limit && cached?.kind === 'use') {
     const whole = assembleStream(surface.format, tap.chunks.join(''));
-    if (whole !== null) storeAnswer(deps, ctx, surface, cached, whole, semanticState);
-  }
-}
-
-/** Stores a successful response. A failed write is logged and never fails the request. */
-function storeAnswer(
-  deps: ChatDependencies,
-  ctx: RequestContext,
-  surface: ChatSurface,
-  cached: CacheDecision & { kind: 'use' },
-  body: Record<string, unknown>,
-  semantic: SemanticState | null,
-): void {
-  // The key names the requested model and its deployments, so a response from a fallback or a
-  // budget's downgrade model would later be served as that model's response.
-  if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null) return;
-  try {
-    const semanticFields = semantic === null ? undefined : { semanticKey: semantic.query.semanticKey, embedding: semantic.vector, signature: JSON.stringify(semantic.signature) };
-    const stored = deps.cache.store.put({
-      ...(semanticFields === undefined ? {} : { semantic: semanticFields }),
-      key: cached.key,
-      namespace: cached.namespace,
-      alias: cached.alias,
-      format: surface.format,
-      response: body,
-      usage: ctx.usage,
-      costUsd: ctx.costUsd,
-      latencyMs: ctx.elapsedMs(),
-      ttlSeconds: deps.cache.settings.ttlSeconds,
-    });
-    if (stored && semantic !== null) deps.cache.semantic?.add(semantic.query.semanticKey, cached.key, semantic.vector);
-  } catch (error) {
-    ctx.log.error({ err: error }, 'failed to store the response in the response cache');
+    if (whole !== null) storeAnswer(deps.cache, ctx, surface, cached, whole, semanticState);
   }
 }
 
