@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
+import { readdirSync, readFileSync } from 'node:fs';
+import { foldedContent, sameContent } from '../src/cache/content-words.js';
 import { compareSignatures, describeMismatches, extractSignature, type LexicalCheck } from '../src/cache/lexical.js';
 
 /** Mismatching fields; the field tests use the signature check so that each shows one field. */
@@ -191,3 +193,39 @@ describe('content words check', () => {
     expect(compareSignatures(extractSignature('reverse a list'), stored, 'signature').equal).toBe(true);
   });
 });
+
+describe('foldedContent', () => {
+  it('is equal for plural variants', () => {
+    const variants: Array<[string, string]> = [
+      ['file', 'files'],
+      ['class', 'classes'],
+      ['cache', 'caches'],
+      ['property', 'properties'],
+      ['box', 'boxes'],
+    ];
+    for (const [singular, plural] of variants) {
+      expect(sameContent([singular], [plural]), singular).toBe(true);
+      expect(foldedContent([singular]), singular).toBe(foldedContent([plural]));
+    }
+  });
+
+  it('agrees with sameContent on every labeled pair', () => {
+    // The lookup selects candidates by folded content, so a pair sameContent accepts must fold
+    // to one string, or the hit would never be found.
+    const directory = new URL('./fixtures/cache/', import.meta.url);
+    let accepted = 0;
+    for (const file of readdirSync(directory).filter((name) => name.endsWith('.jsonl'))) {
+      for (const line of readFileSync(new URL(file, directory), 'utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        const pair = JSON.parse(line) as { id: string; a: string; b: string };
+        const a = extractSignature(pair.a).content ?? [];
+        const b = extractSignature(pair.b).content ?? [];
+        if (!sameContent(a, b)) continue;
+        accepted++;
+        expect(foldedContent(a), pair.id).toBe(foldedContent(b));
+      }
+    }
+    expect(accepted).toBeGreaterThan(200);
+  });
+});
+

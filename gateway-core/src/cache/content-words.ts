@@ -113,6 +113,16 @@ export function sameContent(left: readonly string[], right: readonly string[]): 
 }
 
 /**
+ * Returns one string for a content word list that is equal for any two lists sameContent
+ * accepts, so it can select candidates by equality. Trailing "s" and "e" letters are dropped and
+ * a final "i" becomes "y", so "properties" and "property" both become "property" and "caches"
+ * becomes "cach". That is coarser than sameContent, so the candidates still need sameContent.
+ */
+export function foldedContent(words: readonly string[]): string {
+  return words.map((word) => word.replace(/[se]+$/, '').replace(/i$/, 'y')).join(' ');
+}
+
+/**
  * Compares two words, treating "file" and "files", "class" and "classes", "property" and
  * "properties" as one. Stems shorter than three letters never fold, so "it" and "its" or "io"
  * and "ios" stay apart.

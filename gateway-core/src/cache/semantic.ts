@@ -4,12 +4,20 @@
  * parameters, embedder name and version) goes into the semantic key, an exact hash that selects
  * the index namespace, so two requests that differ there can never match. A candidate is served
  * when its cosine similarity reaches the threshold and its lexical signature equals the query's.
+ *
+ * Under the default content-words check a hit must have the query's content words, so the
+ * candidates are read from SQLite by content key and no vector is kept in memory. Under the
+ * signature check any entry of the semantic key may match, so the vectors are searched in an
+ * in-memory index rebuilt from SQLite at start.
  */
+import { createHash } from 'node:crypto';
 import type { WireFormat } from '../providers/types';
 import type { Embedder } from './embedders';
 import { exactCacheKey } from './key';
+import { foldedContent } from './content-words';
 import { compareSignatures, extractSignature, type LexicalCheck, type LexicalSignature } from './lexical';
-import type { CacheStore } from './store';
+import { cosineSimilarity } from './similarity';
+import type { CacheStore, SemanticCandidate } from './store';
 import { VectorIndex } from './vector-index';
 
 export interface SemanticSettings {
@@ -31,6 +39,22 @@ const SIGNATURE_VERSION = 2;
 
 /** Candidates above the threshold that get the lexical check, best first. */
 const CANDIDATES = 16;
+
+/** Read access to stored entries: the SQLite cache store, or a stand-in in tests. */
+export interface SemanticSource {
+  /** The stored signature of an entry, or null when it has none or left the store. */
+  signatureOf(key: string): LexicalSignature | null;
+  /** Live entries with this content key. */
+  contentCandidates(contentKey: string): SemanticCandidate[];
+}
+
+/** The embedding, signature and content key of a query text, kept to index the response after a miss. */
+export interface DescribedQuery {
+  vector: Float32Array;
+  signature: LexicalSignature;
+  /** Hash of the semantic key and the folded content words. */
+  contentKey: string;
+}
 
 /** The part of a request the tier reads: the last user message and the key of everything else. */
 export interface SemanticQuery {
@@ -78,8 +102,16 @@ export class SemanticTier {
     return this.index.dimension === vector.length ? this.index : null;
   }
 
-  /** Loads the stored entries into the index; call once at start. Entries of another size are skipped. */
+  private get searchesVectors(): boolean {
+    return this.settings.lexicalCheck === 'signature';
+  }
+
+  /**
+   * Loads the stored entries into the vector index when the signature check needs one; call once
+   * at start. Returns how many were loaded. Entries of another size are skipped.
+   */
   rebuild(store: CacheStore): number {
+    if (!this.searchesVectors) return 0;
     let loaded = 0;
     for (const entry of store.semanticEntries()) {
       const index = this.indexFor(entry.embedding);
@@ -121,36 +153,50 @@ export class SemanticTier {
     return { text, semanticKey };
   }
 
-  /** Returns the embedding and signature of a query text. */
-  async describe(text: string): Promise<{ vector: Float32Array; signature: LexicalSignature }> {
-    const vector = this.embedder.embedOne ? this.embedder.embedOne(text) : (await this.embedder.embed([text]))[0]!;
-    return { vector, signature: extractSignature(text) };
+  /** Returns the embedding, signature and content key of a query text. */
+  async describe(query: SemanticQuery): Promise<DescribedQuery> {
+    const vector = this.embedder.embedOne ? this.embedder.embedOne(query.text) : (await this.embedder.embed([query.text]))[0]!;
+    const signature = extractSignature(query.text);
+    const folded = foldedContent(signature.content ?? []);
+    const contentKey = createHash('sha256').update(query.semanticKey).update('\n').update(folded).digest('hex');
+    return { vector, signature, contentKey };
   }
 
   /**
    * Returns the best stored key whose similarity reaches the threshold and whose signature equals
-   * the query's, with its score; null when none does. `signatureOf` reads a candidate's stored
-   * signature.
+   * the query's, with its score; null when none does.
    */
-  find(
-    query: SemanticQuery,
-    described: { vector: Float32Array; signature: LexicalSignature },
-    signatureOf: (key: string) => LexicalSignature | null,
-  ): { key: string; score: number } | null {
+  find(query: SemanticQuery, described: DescribedQuery, source: SemanticSource): { key: string; score: number } | null {
+    if (!this.searchesVectors) return this.findByContent(described, source);
     const index = this.indexFor(described.vector);
     if (index === null) return null;
     const candidates = index.search(query.semanticKey, described.vector, CANDIDATES, this.settings.threshold);
     for (const candidate of candidates) {
-      if (candidate.score < this.settings.threshold) break;
-      const signature = signatureOf(candidate.id);
+      const signature = source.signatureOf(candidate.id);
       if (signature === null) continue;
-      if (compareSignatures(described.signature, signature, this.settings.lexicalCheck).equal) return { key: candidate.id, score: candidate.score };
+      if (compareSignatures(described.signature, signature, 'signature').equal) return { key: candidate.id, score: candidate.score };
     }
     return null;
   }
 
-  /** Indexes a stored entry. */
+  private findByContent(described: DescribedQuery, source: SemanticSource): { key: string; score: number } | null {
+    const scored: Array<{ key: string; score: number; signature: string }> = [];
+    for (const candidate of source.contentCandidates(described.contentKey)) {
+      // An entry embedded by a model with another vector size cannot be compared.
+      if (candidate.embedding.length !== described.vector.length) continue;
+      const score = cosineSimilarity(described.vector, candidate.embedding);
+      if (score >= this.settings.threshold) scored.push({ key: candidate.key, score, signature: candidate.signature });
+    }
+    scored.sort((left, right) => right.score - left.score);
+    for (const candidate of scored) {
+      const signature = JSON.parse(candidate.signature) as LexicalSignature;
+      if (compareSignatures(described.signature, signature, 'content_words').equal) return { key: candidate.key, score: candidate.score };
+    }
+    return null;
+  }
+
+  /** Indexes a stored entry when the signature check searches vectors. */
   add(semanticKey: string, key: string, vector: Float32Array): void {
-    this.indexFor(vector)?.add(semanticKey, key, vector);
+    if (this.searchesVectors) this.indexFor(vector)?.add(semanticKey, key, vector);
   }
 }

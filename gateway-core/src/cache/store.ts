@@ -32,7 +32,22 @@ export interface SemanticFields {
   embedding: Float32Array;
   /** JSON of the last user message's lexical signature. */
   signature: string;
+  /** Hash of the semantic key and the folded content words, which candidates must share. */
+  contentKey: string;
 }
+
+/** A stored entry that may answer a semantic query: its embedding and signature. */
+export interface SemanticCandidate {
+  key: string;
+  embedding: Float32Array;
+  signature: string;
+}
+
+/**
+ * Most candidates read for one content key. A key with more entries holds near-duplicate
+ * questions, and a candidate left unread costs only a miss.
+ */
+const MAX_CONTENT_CANDIDATES = 64;
 
 export interface NewCacheEntry {
   key: string;
@@ -74,6 +89,7 @@ interface EntryRow {
   semantic_key: string | null;
   embedding: Buffer | null;
   signature: string | null;
+  content_key: string | null;
 }
 
 export class CacheStore {
@@ -98,12 +114,15 @@ export class CacheStore {
       get: db.prepare<[string], EntryRow>('SELECT * FROM cache_entries WHERE key = ?'),
       touch: db.prepare('UPDATE cache_entries SET last_used_at = ?, hits = hits + 1 WHERE key = ?'),
       upsert: db.prepare(`INSERT INTO cache_entries (key, namespace, alias, format, created_at, expires_at, last_used_at, size_bytes,
-          response, usage, cost_usd, latency_ms, hits, semantic_key, embedding, signature)
+          response, usage, cost_usd, latency_ms, hits, semantic_key, embedding, signature, content_key)
         VALUES (@key, @namespace, @alias, @format, @now, @expires_at, @now, @size_bytes, @response, @usage, @cost_usd, @latency_ms, 0,
-          @semantic_key, @embedding, @signature)
+          @semantic_key, @embedding, @signature, @content_key)
         ON CONFLICT (key) DO UPDATE SET created_at = @now, expires_at = @expires_at, last_used_at = @now, size_bytes = @size_bytes,
           response = @response, usage = @usage, cost_usd = @cost_usd, latency_ms = @latency_ms, hits = 0,
-          semantic_key = @semantic_key, embedding = @embedding, signature = @signature`),
+          semantic_key = @semantic_key, embedding = @embedding, signature = @signature, content_key = @content_key`),
+      contentRows: db.prepare<[string, number, number], { key: string; embedding: Buffer; signature: string }>(
+        'SELECT key, embedding, signature FROM cache_entries WHERE content_key = ? AND expires_at > ? LIMIT ?',
+      ),
       semanticRows: db.prepare<[number], { key: string; semantic_key: string; embedding: Buffer; signature: string }>(
         'SELECT key, semantic_key, embedding, signature FROM cache_entries WHERE semantic_key IS NOT NULL AND expires_at > ?',
       ),
@@ -166,6 +185,7 @@ export class CacheStore {
         semantic_key: entry.semantic?.semanticKey ?? null,
         embedding: entry.semantic ? Buffer.from(entry.semantic.embedding.buffer, entry.semantic.embedding.byteOffset, entry.semantic.embedding.byteLength) : null,
         signature: entry.semantic?.signature ?? null,
+        content_key: entry.semantic?.contentKey ?? null,
       });
       this.totalBytes += sizeBytes - previous;
       this.evict(now);
@@ -216,8 +236,16 @@ export class CacheStore {
     return this.statements.semanticRows.all(this.now()).map((row) => ({
       key: row.key,
       semanticKey: row.semantic_key,
-      // Copied, because the Buffer may share a pool whose offset is not 4-byte aligned.
-      embedding: new Float32Array(new Uint8Array(row.embedding).buffer),
+      embedding: toFloat32(row.embedding),
+      signature: row.signature,
+    }));
+  }
+
+  /** Returns the live entries with this content key, for the default lexical check. */
+  contentCandidates(contentKey: string): SemanticCandidate[] {
+    return this.statements.contentRows.all(contentKey, this.now(), MAX_CONTENT_CANDIDATES).map((row) => ({
+      key: row.key,
+      embedding: toFloat32(row.embedding),
       signature: row.signature,
     }));
   }
@@ -229,6 +257,11 @@ export class CacheStore {
       this.onRemove(key, semanticKey);
     }
   }
+}
+
+function toFloat32(bytes: Buffer): Float32Array {
+  // Copied, because the Buffer may share a pool whose offset is not 4-byte aligned.
+  return new Float32Array(new Uint8Array(bytes).buffer);
 }
 
 function fromRow(row: EntryRow): CacheEntry {

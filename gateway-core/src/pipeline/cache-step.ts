@@ -7,7 +7,7 @@ import { cacheNamespace, exactCacheKey } from '../cache/key';
 import { replayAnthropicStream, replayOpenAIStream } from '../cache/replay';
 import type { CacheSettings } from '../cache/settings';
 import type { LexicalSignature } from '../cache/lexical';
-import type { SemanticQuery, SemanticTier } from '../cache/semantic';
+import type { DescribedQuery, SemanticQuery, SemanticSource, SemanticTier } from '../cache/semantic';
 import type { CacheEntry, CacheStore } from '../cache/store';
 import type { RequestScan } from '../guard/guard';
 import type { RedactionMapping } from '../guard/redact';
@@ -45,10 +45,8 @@ export type CacheDecision =
     };
 
 /** The semantic tier's results for a request, kept to index its response after a miss. */
-export interface SemanticState {
+export interface SemanticState extends DescribedQuery {
   query: SemanticQuery;
-  vector: Float32Array;
-  signature: LexicalSignature;
 }
 
 function headerText(value: string | string[] | undefined): string {
@@ -159,19 +157,23 @@ export async function semanticLookup(
   if (tier === null) return { hit: null, state: null, skip: null };
   const query = tier.query(format, decision.namespace, decision.alias, decision.deploymentIds, body);
   if ('skip' in query) return { hit: null, state: null, skip: query.skip };
-  let described: { vector: Float32Array; signature: LexicalSignature };
+  let described: DescribedQuery;
   try {
-    described = await tier.describe(query.text);
+    described = await tier.describe(query);
   } catch (error) {
     ctx.log.warn({ err: error }, 'the cache embedder failed; treating the request as a cache miss');
     return { hit: null, state: null, skip: 'embedder failed' };
   }
-  const state: SemanticState = { query, vector: described.vector, signature: described.signature };
+  const state: SemanticState = { query, ...described };
   if (decision.refresh) return { hit: null, state, skip: null };
-  const found = tier.find(query, described, (key) => {
-    const entry = cache.store.peek(key);
-    return entry?.signature ? (JSON.parse(entry.signature) as LexicalSignature) : null;
-  });
+  const source: SemanticSource = {
+    signatureOf: (key) => {
+      const entry = cache.store.peek(key);
+      return entry?.signature ? (JSON.parse(entry.signature) as LexicalSignature) : null;
+    },
+    contentCandidates: (contentKey) => cache.store.contentCandidates(contentKey),
+  };
+  const found = tier.find(query, described, source);
   if (found === null) return { hit: null, state, skip: null };
   const entry = cache.store.get(found.key);
   if (entry === null) return { hit: null, state, skip: null };
@@ -283,7 +285,10 @@ export function storeAnswer(
     // is encoded and the cache receives only the encoded text the client got. Replacing also
     // catches a value that reached the response without a placeholder.
     const response = cached.mapping.size === 0 ? body : redactResponseBody(structuredClone(body), cached.mapping);
-    const semanticFields = semantic === null ? undefined : { semanticKey: semantic.query.semanticKey, embedding: semantic.vector, signature: JSON.stringify(semantic.signature) };
+    const semanticFields =
+      semantic === null
+        ? undefined
+        : { semanticKey: semantic.query.semanticKey, embedding: semantic.vector, signature: JSON.stringify(semantic.signature), contentKey: semantic.contentKey };
     const stored = cache.store.put({
       ...(semanticFields === undefined ? {} : { semantic: semanticFields }),
       key: cached.key,

@@ -8,6 +8,7 @@ import { sql as guardEvents } from './migrations/0004-guard-events';
 import { sql as governance } from './migrations/0005-governance';
 import { sql as cache } from './migrations/0006-cache';
 import { sql as cacheSemantic } from './migrations/0007-cache-semantic';
+import { sql as cacheContentKey } from './migrations/0008-cache-content-key';
 
 export type SqliteDatabase = Database.Database;
 
@@ -20,6 +21,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   { version: 5, name: 'governance', sql: governance },
   { version: 6, name: 'cache', sql: cache },
   { version: 7, name: 'cache-semantic', sql: cacheSemantic },
+  { version: 8, name: 'cache-content-key', sql: cacheContentKey },
 ];
 
 export const databaseFileName = 'airlock.db';
