@@ -117,6 +117,20 @@ describe('config values', () => {
     expect(config.deployments[0]!.apiBase).toBe('http://127.0.0.1:11434');
   });
 
+  it('maps LiteLLM semantic cache types and mode', () => {
+    const semantic = build({ litellm_settings: { cache: true, cache_params: { type: 'redis-semantic', similarity_threshold: 0.8 } } });
+    expect(semantic.cache.enabled).toBe(true);
+    expect(semantic.cache.semantic.enabled).toBe(true);
+    expect(semantic.warnings).toContain(
+      "litellm_settings.cache_params.type 'redis-semantic' is served by the local SQLite cache and its semantic tier; its similarity_threshold 0.8 is not used, because it was set for another embedder",
+    );
+    expect(build({ litellm_settings: { cache: true, cache_params: { mode: 'default_off' } } }).cache.optIn).toBe(true);
+    expect(build({ airlock: { cache: { enabled: true, opt_in: true } } }).cache.optIn).toBe(true);
+    const unknownMode = build({ litellm_settings: { cache: true, cache_params: { mode: 'sometimes' } } });
+    expect(unknownMode.cache.optIn).toBe(false);
+    expect(unknownMode.warnings).toContain('litellm_settings.cache_params.mode "sometimes" is not supported; use default_on or default_off');
+  });
+
   it('reads airlock.cache.store_redacted', () => {
     expect(build({}).cache.storeRedacted).toBe(false);
     expect(build({ airlock: { cache: { enabled: true } } }).cache.storeRedacted).toBe(false);

@@ -21,6 +21,8 @@ export const cacheSettingsSchema = z.strictObject({
    * its redacted body, and stores the response with placeholders in place of the request's values.
    */
   store_redacted: z.boolean().optional(),
+  /** Default false. True caches only requests that send LiteLLM's `cache: {"use-cache": true}`. */
+  opt_in: z.boolean().optional(),
   /** The semantic tier, tried after an exact miss; on with the cache unless enabled is false. */
   semantic: z
     .strictObject({
@@ -65,6 +67,8 @@ export interface CacheSettings {
   maxBytes: number;
   /** Whether responses to requests the guard redacted are cached, stored with their placeholders. */
   storeRedacted: boolean;
+  /** Whether only requests that opt in with `cache: {"use-cache": true}` use the cache. */
+  optIn: boolean;
   semantic: SemanticSettings & { embedder: EmbedderSettings };
 }
 
@@ -74,6 +78,7 @@ export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
   ttlSeconds: 300,
   maxBytes: 104_857_600,
   storeRedacted: false,
+  optIn: false,
   semantic: {
     // On 442 pairs written after the content-words check was final, the built-in embedder at 0.7
     // served 87 paraphrases and no wrong answer (bench/cache-holdout.ts).
@@ -89,6 +94,9 @@ export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
 /** LiteLLM cache types that map to the local SQLite cache; others are reported and ignored. */
 const LOCAL_TYPES = new Set(['local', 'redis', 'disk']);
 
+/** LiteLLM's semantic cache types, which map to the local cache with its semantic tier. */
+const SEMANTIC_TYPES = new Set(['redis-semantic', 'valkey-semantic', 'qdrant-semantic']);
+
 /**
  * Builds the settings from `airlock.cache` and LiteLLM's keys; `airlock.cache` wins where both
  * set a value. Appends a warning for a LiteLLM cache type that has no counterpart here.
@@ -102,8 +110,21 @@ export function buildCacheSettings(
   if (litellm?.cache === true) settings.enabled = true;
   const params = litellm?.cache_params;
   if (typeof params === 'object' && params !== null) {
-    const { type, ttl } = params as { type?: unknown; ttl?: unknown };
-    if (typeof type === 'string' && !LOCAL_TYPES.has(type)) {
+    const { type, ttl, mode, similarity_threshold: similarityThreshold } = params as {
+      type?: unknown;
+      ttl?: unknown;
+      mode?: unknown;
+      similarity_threshold?: unknown;
+    };
+    if (mode === 'default_off') settings.optIn = true;
+    else if (mode !== undefined && mode !== 'default_on') {
+      warnings.push(`litellm_settings.cache_params.mode ${JSON.stringify(mode)} is not supported; use default_on or default_off`);
+    }
+    if (typeof type === 'string' && SEMANTIC_TYPES.has(type)) {
+      // The semantic tier is on by default; this only reports how the type was mapped.
+      const threshold = similarityThreshold === undefined ? '' : `; its similarity_threshold ${JSON.stringify(similarityThreshold)} is not used, because it was set for another embedder`;
+      warnings.push(`litellm_settings.cache_params.type '${type}' is served by the local SQLite cache and its semantic tier${threshold}`);
+    } else if (typeof type === 'string' && !LOCAL_TYPES.has(type)) {
       warnings.push(`litellm_settings.cache_params.type '${type}' is not supported; responses are cached in the local SQLite cache instead`);
     } else if (type === 'redis' || type === 'disk') {
       warnings.push(`litellm_settings.cache_params.type '${type}' is served by the local SQLite cache of this workstation`);
@@ -115,6 +136,7 @@ export function buildCacheSettings(
   if (file?.ttl_seconds !== undefined) settings.ttlSeconds = file.ttl_seconds;
   if (file?.max_bytes !== undefined) settings.maxBytes = file.max_bytes;
   if (file?.store_redacted !== undefined) settings.storeRedacted = file.store_redacted;
+  if (file?.opt_in !== undefined) settings.optIn = file.opt_in;
   const semantic = file?.semantic;
   if (semantic !== undefined) {
     if (semantic.enabled !== undefined) settings.semantic.enabled = semantic.enabled;

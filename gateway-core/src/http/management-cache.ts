@@ -40,11 +40,13 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
       ttl_seconds: deps.cache.settings.ttlSeconds,
       max_bytes: deps.cache.settings.maxBytes,
       store_redacted: deps.cache.settings.storeRedacted,
+      opt_in: deps.cache.settings.optIn,
       semantic: {
         enabled: deps.cache.semantic !== null,
         threshold: deps.cache.settings.semantic.threshold,
         max_turns: deps.cache.settings.semantic.maxTurns,
         max_temperature: deps.cache.settings.semantic.maxTemperature,
+        lexical_check: deps.cache.settings.semantic.lexicalCheck,
         embedder: deps.cache.settings.semantic.embedder.kind,
       },
       entries: size.entries,

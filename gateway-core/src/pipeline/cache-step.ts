@@ -3,6 +3,7 @@
  * serving a hit (also as a replayed stream) and storing a successful response.
  */
 import type { ServerResponse } from 'node:http';
+import type { BodyCacheControls } from '../cache/body-controls';
 import { cacheNamespace, exactCacheKey } from '../cache/key';
 import { replayAnthropicStream, replayOpenAIStream } from '../cache/replay';
 import type { CacheSettings } from '../cache/settings';
@@ -42,6 +43,10 @@ export type CacheDecision =
       mapping: RedactionMapping;
       /** The destination classes of the plan's deployments, which a hit reports to the guard. */
       destinations: DestinationClass[];
+      /** False when the request may read the cache but its response must not be stored. */
+      store: boolean;
+      /** Seconds a stored response is served. */
+      ttlSeconds: number;
     };
 
 /** The semantic tier's results for a request, kept to index its response after a miss. */
@@ -61,7 +66,7 @@ const NO_MAPPING: RedactionMapping = new Map();
  * route_local finding at any destination, and requests the guard redacts unless
  * `store_redacted` allows them (see guardedCacheBody). `x-airlock-cache: refresh` skips the
  * lookup but stores the new answer; `Cache-Control: max-age=N` serves only entries at most N
- * seconds old.
+ * seconds old. LiteLLM's body controls (`bodyControls`) map onto the same switches.
  */
 export function decideCache(
   cache: ResponseCache,
@@ -71,6 +76,7 @@ export function decideCache(
   plan: RoutePlan,
   scan: RequestScan | null,
   headers: Record<string, string | string[] | undefined>,
+  bodyControls: BodyCacheControls | null = null,
 ): CacheDecision {
   const control = headerText(headers['cache-control']);
   const own = headerText(headers['x-airlock-cache']);
@@ -79,12 +85,18 @@ export function decideCache(
   if (own !== '' && own !== 'on' && own !== 'refresh') return { kind: 'skip', reason: `unknown x-airlock-cache value (use off or refresh)` };
   if (/\bno-store\b/.test(control)) return { kind: 'skip', reason: 'cache-control: no-store' };
   if (/\bno-cache\b/.test(control)) return { kind: 'skip', reason: 'cache-control: no-cache' };
+  if (bodyControls?.useCache === false) return { kind: 'skip', reason: 'cache: use-cache false' };
+  if (cache.settings.optIn && bodyControls?.useCache !== true) return { kind: 'skip', reason: 'opt-in only (send cache: {"use-cache": true})' };
   const guarded = scan === null ? { body: request.body, mapping: NO_MAPPING } : guardedCacheBody(cache.settings, request, plan, scan);
   if ('skip' in guarded) return { kind: 'skip', reason: guarded.skip };
   if (ctx.principal === null) return { kind: 'skip', reason: 'no principal' };
 
-  const maxAge = /\bmax-age=(\d+)\b/.exec(control);
-  const namespace = cacheNamespace(cache.settings.namespace, ctx.principal);
+  const headerMaxAge = /\bmax-age=(\d+)\b/.exec(control);
+  const maxAges = [headerMaxAge ? Number(headerMaxAge[1]) : null, bodyControls?.maxAgeSeconds ?? null].filter((age) => age !== null);
+  const ownerNamespace = cacheNamespace(cache.settings.namespace, ctx.principal);
+  // A namespace from the body only narrows the owner's, so it can never reach another team's entries.
+  const namespace = bodyControls?.namespace ? `${ownerNamespace}/${bodyControls.namespace}` : ownerNamespace;
+  const ttlSeconds = bodyControls?.ttlSeconds ?? cache.settings.ttlSeconds;
   const deploymentIds = plan.primary.map((deployment) => deployment.id);
   const key = exactCacheKey({ namespace, format: surface.format, alias: plan.alias, deploymentIds, body: guarded.body });
   return {
@@ -93,11 +105,13 @@ export function decideCache(
     namespace,
     alias: plan.alias,
     deploymentIds,
-    maxAgeMs: maxAge ? Number(maxAge[1]) * 1000 : null,
-    refresh: own === 'refresh',
+    maxAgeMs: maxAges.length > 0 ? Math.min(...maxAges) * 1000 : null,
+    refresh: own === 'refresh' || bodyControls?.refresh === true,
     body: guarded.body,
     mapping: guarded.mapping,
     destinations: [...new Set(plan.primary.map((deployment) => deployment.destination))],
+    store: bodyControls?.noStore !== true && ttlSeconds > 0,
+    ttlSeconds,
   };
 }
 
@@ -277,7 +291,7 @@ export function storeAnswer(
 ): void {
   // The key names the requested model and its deployments, so a response from a fallback or a
   // budget's downgrade model would later be served as that model's response.
-  if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null) return;
+  if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null || !cached.store) return;
   try {
     // `body` is what the client received, with this request's values restored. The stored copy
     // gets its placeholders back by replacing each value. Keeping the pre-restore form instead
@@ -299,7 +313,7 @@ export function storeAnswer(
       usage: ctx.usage,
       costUsd: ctx.costUsd,
       latencyMs: ctx.elapsedMs(),
-      ttlSeconds: cache.settings.ttlSeconds,
+      ttlSeconds: cached.ttlSeconds,
     });
     if (stored && semantic !== null) cache.semantic?.add(semantic.query.semanticKey, cached.key, semantic.vector);
   } catch (error) {

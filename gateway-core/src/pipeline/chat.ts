@@ -11,6 +11,7 @@ import type { CallOptions, ChatProvider, Deployment, NativeStreamEvent, StreamHa
 import { runAttempts, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
 import { assembleStream } from '../cache/assemble';
+import { takeBodyCacheControls, type BodyCacheControls } from '../cache/body-controls';
 import { answerFromCache, decideCache, storeAnswer, type ResponseCache, type SemanticState } from './cache-step';
 import { BudgetGate, detectPromptCaching, requestedChoices, requestedOutputLimit } from './budget-step';
 import { attemptRequestFor, guardFirst, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
@@ -61,6 +62,8 @@ export async function handleChat(
 ): Promise<void> {
   ctx.alias = request.alias;
   ctx.stream = request.stream;
+  // Removed before anything reads the body, because no provider accepts the field.
+  const bodyControls = takeBodyCacheControls(request.body);
   const forwarded = surface.forwardedHeaders(requestHeaders);
   const routeRequest = { mode: 'chat' as const, stream: request.stream, estimatedTokens: Math.ceil(request.promptText().length / 4) };
   const gate = new BudgetGate(deps.governance, deps.router, ctx, {
@@ -72,7 +75,7 @@ export async function handleChat(
   });
   gate.acquireRateLimit(routeRequest.estimatedTokens);
   try {
-    await runChat(deps, ctx, surface, request, res, { forwarded, requestHeaders }, routeRequest, gate);
+    await runChat(deps, ctx, surface, request, res, { forwarded, requestHeaders, bodyControls }, routeRequest, gate);
   } finally {
     // Settles what a finished attempt used, or releases the reservation of a failed one.
     gate.settle(ctx.usage === null ? null : ctx.deployment);
@@ -85,11 +88,15 @@ async function runChat(
   surface: ChatSurface,
   request: ParsedChatRequest,
   res: ServerResponse,
-  headers: { forwarded: Record<string, string>; requestHeaders: Record<string, string | string[] | undefined> },
+  controls: {
+    forwarded: Record<string, string>;
+    requestHeaders: Record<string, string | string[] | undefined>;
+    bodyControls: BodyCacheControls | null;
+  },
   routeRequest: { mode: 'chat'; stream: boolean; estimatedTokens: number },
   gate: BudgetGate,
 ): Promise<void> {
-  const { forwarded, requestHeaders } = headers;
+  const { forwarded, requestHeaders, bodyControls } = controls;
   let plan = deps.router.plan({ ...routeRequest, requested: request.alias, routingInput: () => routingInput(ctx, request) });
 
   const scan = deps.guard.scanRequest(surface.format, request.body);
@@ -104,7 +111,7 @@ async function runChat(
   const requestFor: AttemptRequests = (destination) => attemptRequestFor(surface, request, scan, variants, destination);
 
   // Step 5: the response cache, when it is on.
-  const cached = deps.cache.settings.enabled ? decideCache(deps.cache, ctx, surface, request, plan, scan, requestHeaders) : null;
+  const cached = deps.cache.settings.enabled ? decideCache(deps.cache, ctx, surface, request, plan, scan, requestHeaders, bodyControls) : null;
   let semanticState: SemanticState | null = null;
   if (cached !== null) {
     const answer = await answerFromCache(deps.cache, ctx, surface, request, cached, res, (entry) => gate.recordCacheHit(plan.alias, entry.costUsd));
