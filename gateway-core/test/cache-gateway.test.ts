@@ -202,7 +202,12 @@ describe('exact response cache', () => {
     expect(stats.ttl_seconds).toBe(600);
     expect(stats.hits).toBeGreaterThanOrEqual(3);
     expect(stats.entries).toBeGreaterThanOrEqual(3);
-    expect(stats.saved_usd_live_entries).toBeGreaterThan(0);
+    expect(stats.hits_exact).toBe(stats.hits - stats.hits_semantic);
+    expect(stats.saved_usd).toBeGreaterThan(0);
+    expect(stats.saved_ms).toBeGreaterThanOrEqual(0);
+    const exactRows = stats.by_model_and_day.filter((row: { alias: string; status: string }) => row.alias === 'gpt-4o' && row.status === 'hit-exact');
+    expect(exactRows.length).toBeGreaterThanOrEqual(1);
+    expect(exactRows[0].saved_usd).toBeGreaterThan(0);
     const savings = await admin('GET', '/spend?by=team');
     const backend = savings.data.find((row: { group: string }) => row.group === 'backend');
     expect(backend.cache_hits).toBeGreaterThanOrEqual(3);
@@ -214,6 +219,8 @@ describe('exact response cache', () => {
     expect((await admin('GET', '/cache')).entries).toBe(stats.entries);
     const cleared = await admin('DELETE', '/cache?model=gpt-4o');
     expect(cleared.removed).toBeGreaterThanOrEqual(1);
+    // Savings live in the audit log, so clearing the entries that earned them keeps them.
+    expect((await admin('GET', '/cache')).saved_usd).toBe(stats.saved_usd);
     numbered();
     const { response } = await client().chat.completions.create(question).withResponse();
     expect(response.headers.get('x-airlock-cache')).toBe('miss');

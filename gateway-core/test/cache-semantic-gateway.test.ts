@@ -139,7 +139,11 @@ describe('semantic tier with an embedder that is down', () => {
   });
 
   it('answers from the provider and keeps the exact tier', async () => {
-    numbered();
+    // A slow first answer, so the hit's time saved is measurable.
+    cloud.next(async (request, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      sendJson(res, 200, completion(String(request.body.model), `Answer ${++answers}`));
+    });
     const before = cloud.requests.length;
     const first = await ask(gw, gw.userKey, 'Why does my Docker build cache miss every time?');
     expect(first.response.status).toBe(200);
@@ -150,5 +154,12 @@ describe('semantic tier with an embedder that is down', () => {
     const repeat = await ask(gw, gw.userKey, 'Why does my Docker build cache miss every time?');
     expect(repeat.response.headers.get('x-airlock-cache')).toBe('hit-exact');
     expect(cloud.requests.length).toBe(before + 1);
+
+    const response = await fetch(`${gw.url}/airlock/api/cache`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
+    const stats = (await response.json()) as { hits_exact: number; misses: number; saved_usd: number; saved_ms: number };
+    expect(stats.hits_exact).toBe(1);
+    expect(stats.misses).toBe(1);
+    expect(stats.saved_usd).toBeGreaterThan(0);
+    expect(stats.saved_ms).toBeGreaterThan(100);
   });
 });

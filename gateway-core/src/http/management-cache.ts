@@ -13,7 +13,8 @@ const DAY_MS = 86_400_000;
 
 /**
  * Adds the cache routes: settings, size and statistics (GET /cache) and invalidation by
- * namespace or model (DELETE /cache). Statistics come from the audit log's cache status.
+ * namespace or model (DELETE /cache). Statistics and savings come from the audit log, so they
+ * outlive the entries that earned them.
  */
 export function addCacheRoutes(router: express.Router, route: Route, deps: { cache: ResponseCache; db: SqliteDatabase }): void {
   router.get('/cache', route((req, res, principal) => {
@@ -23,16 +24,16 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
     const since = queryTime(query, 'since') ?? until - 30 * DAY_MS;
     const rows = deps.db
       .prepare(
-        `SELECT alias, date(created_at / 1000, 'unixepoch') AS day, cache_status AS status, count(*) AS requests
+        `SELECT alias, date(created_at / 1000, 'unixepoch') AS day, cache_status AS status, count(*) AS requests,
+           total(cache_saved_usd) AS saved_usd, total(cache_saved_ms) AS saved_ms
          FROM audit_log WHERE cache_status IS NOT NULL AND created_at >= ? AND created_at < ?
          GROUP BY alias, day, status ORDER BY day, alias`,
       )
-      .all(since, until) as Array<{ alias: string | null; day: string; status: string; requests: number }>;
-    const saved = deps.db
-      .prepare('SELECT total(cost_usd * hits) AS usd, total(latency_ms * hits) AS ms FROM cache_entries')
-      .get() as { usd: number; ms: number };
-    const hits = rows.filter((row) => row.status.startsWith('hit')).reduce((sum, row) => sum + row.requests, 0);
-    const misses = rows.filter((row) => row.status === 'miss').reduce((sum, row) => sum + row.requests, 0);
+      .all(since, until) as Array<{ alias: string | null; day: string; status: string; requests: number; saved_usd: number; saved_ms: number }>;
+    const count = (matches: (status: string) => boolean): number =>
+      rows.filter((row) => matches(row.status)).reduce((sum, row) => sum + row.requests, 0);
+    const hits = count((status) => status.startsWith('hit'));
+    const misses = count((status) => status === 'miss');
     const size = deps.cache.store.size();
     res.json({
       enabled: deps.cache.settings.enabled,
@@ -53,10 +54,12 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
       bytes: size.bytes,
       hits,
       misses,
+      hits_exact: count((status) => status === 'hit-exact'),
+      hits_semantic: count((status) => status === 'hit-semantic'),
+      skips: count((status) => status === 'skip'),
       hit_rate: hits + misses === 0 ? null : hits / (hits + misses),
-      // Counted over the entries still stored: an evicted entry's hits leave the sum.
-      saved_usd_live_entries: saved.usd,
-      saved_ms_live_entries: saved.ms,
+      saved_usd: rows.reduce((sum, row) => sum + row.saved_usd, 0),
+      saved_ms: rows.reduce((sum, row) => sum + row.saved_ms, 0),
       by_model_and_day: rows,
     });
   }));

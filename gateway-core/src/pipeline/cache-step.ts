@@ -255,6 +255,7 @@ export function serveHit(
 ): void {
   const status = semanticScore === null ? 'hit-exact' : 'hit-semantic';
   ctx.cacheStatus = status;
+  ctx.cacheHitOf = { costUsd: entry.costUsd, latencyMs: entry.latencyMs };
   ctx.usage = entry.usage;
   ctx.costUsd = 0;
   ctx.flags.add('cache_hit');

@@ -51,6 +51,8 @@ export class RequestContext {
   budgetDowngradedFrom: string | null = null;
   /** What the response cache did: hit-exact, miss or skip; null when it was not consulted. */
   cacheStatus: string | null = null;
+  /** For a cache hit, the cost and the response time in milliseconds of the response it served. */
+  cacheHitOf: { costUsd: number | null; latencyMs: number } | null = null;
   /** The strongest guard action, filled in when the request finishes. */
   guardAction: string | null = null;
 
@@ -73,6 +75,7 @@ export class RequestContext {
   }
 
   toAuditRecord(): AuditRecord {
+    const latency = this.elapsedMs();
     return {
       id: this.id,
       createdAt: this.createdAt,
@@ -92,7 +95,7 @@ export class RequestContext {
       rawUsage: this.rawUsage,
       costUsd: this.costUsd,
       pricing: this.pricing,
-      latencyMs: round(this.elapsedMs()),
+      latencyMs: round(latency),
       ttftMs: this.ttftMs,
       flags: [...this.flags],
       routeReason: this.routeReasons.length > 0 ? this.routeReasons.join('; ') : null,
@@ -100,6 +103,8 @@ export class RequestContext {
       guardAction: this.guardAction,
       guardFindings: this.guardScan?.count ?? 0,
       cacheStatus: this.cacheStatus,
+      cacheSavedUsd: this.cacheHitOf?.costUsd ?? null,
+      cacheSavedMs: this.cacheHitOf === null ? null : round(Math.max(0, this.cacheHitOf.latencyMs - latency)),
     };
   }
 }

@@ -41,8 +41,12 @@ export interface AuditRecord {
   guardAction: string | null;
   /** Guard findings in the request; their events are in guard_events. */
   guardFindings: number;
-  /** hit-exact, miss or skip; null when the request did not consult the cache. */
+  /** hit-exact, hit-semantic, miss or skip; null when the request did not consult the cache. */
   cacheStatus: string | null;
+  /** For a cache hit, the cost in USD of the response it served; null otherwise. */
+  cacheSavedUsd: number | null;
+  /** For a cache hit, the original response time minus this request's, at least 0; null otherwise. */
+  cacheSavedMs: number | null;
 }
 
 export interface AuditFilter {
@@ -87,6 +91,8 @@ interface AuditRow {
   guard_action: string | null;
   guard_findings: number;
   cache_status: string | null;
+  cache_saved_usd: number | null;
+  cache_saved_ms: number | null;
 }
 
 /** The audit log: one row per request, written once the response has finished. */
@@ -97,9 +103,10 @@ export class AuditStore {
   constructor(private readonly db: SqliteDatabase) {
     this.insert = db.prepare(`INSERT INTO audit_log (id, created_at, key_id, client, inbound_api, alias, provider, provider_model,
       deployment_id, stream, http_status, error_kind, error_message, attempts, usage, raw_usage, cost_usd, pricing, latency_ms,
-      ttft_ms, flags, route_reason, fallback_from, guard_action, guard_findings, cache_status) VALUES (@id, @created_at, @key_id, @client, @inbound_api, @alias, @provider, @provider_model, @deployment_id,
+      ttft_ms, flags, route_reason, fallback_from, guard_action, guard_findings, cache_status, cache_saved_usd, cache_saved_ms)
+      VALUES (@id, @created_at, @key_id, @client, @inbound_api, @alias, @provider, @provider_model, @deployment_id,
       @stream, @http_status, @error_kind, @error_message, @attempts, @usage, @raw_usage, @cost_usd, @pricing, @latency_ms, @ttft_ms,
-      @flags, @route_reason, @fallback_from, @guard_action, @guard_findings, @cache_status)`);
+      @flags, @route_reason, @fallback_from, @guard_action, @guard_findings, @cache_status, @cache_saved_usd, @cache_saved_ms)`);
     this.byId = db.prepare<[string], AuditRow>('SELECT * FROM audit_log WHERE id = ?');
   }
 
@@ -131,6 +138,8 @@ export class AuditStore {
       guard_action: record.guardAction,
       guard_findings: record.guardFindings,
       cache_status: record.cacheStatus,
+      cache_saved_usd: record.cacheSavedUsd,
+      cache_saved_ms: record.cacheSavedMs,
     });
   }
 
@@ -196,5 +205,7 @@ function fromRow(row: AuditRow): AuditRecord {
     guardAction: row.guard_action,
     guardFindings: row.guard_findings,
     cacheStatus: row.cache_status,
+    cacheSavedUsd: row.cache_saved_usd,
+    cacheSavedMs: row.cache_saved_ms,
   };
 }

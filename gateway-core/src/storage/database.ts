@@ -9,6 +9,7 @@ import { sql as governance } from './migrations/0005-governance';
 import { sql as cache } from './migrations/0006-cache';
 import { sql as cacheSemantic } from './migrations/0007-cache-semantic';
 import { sql as cacheContentKey } from './migrations/0008-cache-content-key';
+import { sql as cacheSavings } from './migrations/0009-cache-savings';
 
 export type SqliteDatabase = Database.Database;
 
@@ -22,6 +23,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   { version: 6, name: 'cache', sql: cache },
   { version: 7, name: 'cache-semantic', sql: cacheSemantic },
   { version: 8, name: 'cache-content-key', sql: cacheContentKey },
+  { version: 9, name: 'cache-savings', sql: cacheSavings },
 ];
 
 export const databaseFileName = 'airlock.db';
