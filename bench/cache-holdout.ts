@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 
 import { HashedNgramEmbedder } from '../gateway-core/src/cache/embedders.js';
 import type { LexicalCheck } from '../gateway-core/src/cache/lexical.js';
+import { embeddingInput } from '../gateway-core/src/cache/semantic.js';
 import { DEFAULT_HASHED_NGRAM_THRESHOLD, type SemanticDecision, decide } from '../gateway-core/src/cache/similarity.js';
 
 const DEFAULT_PAIRS_PATH = 'gateway-core/test/fixtures/cache/holdout-pairs.jsonl';
@@ -112,7 +113,8 @@ function loadPairs(path: string): LabeledPair[] {
 
 async function evaluatePairs(pairs: readonly LabeledPair[], check: LexicalCheck): Promise<PairResult[]> {
   const embedder = new HashedNgramEmbedder();
-  const vectors = await embedder.embed(pairs.flatMap((pair) => [pair.a, pair.b]));
+  // The same input the semantic tier gives the embedder.
+  const vectors = await embedder.embed(pairs.flatMap((pair) => [embeddingInput(embedder, pair.a), embeddingInput(embedder, pair.b)]));
 
   return pairs.map((pair, index) => {
     const vectorA = vectors[2 * index];

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { HashedNgramEmbedder } from '../src/cache/embedders.js';
+import { embeddingInput } from '../src/cache/semantic.js';
 import { DEFAULT_HASHED_NGRAM_THRESHOLD, decide } from '../src/cache/similarity.js';
 
 interface LabeledPair {
@@ -54,8 +55,8 @@ function decideAll(set: readonly LabeledPair[]): Array<{ pair: LabeledPair; deci
   return set.map((pair) => ({
     pair,
     decision: decide(
-      { text: pair.a, vector: embedder.embedOne(pair.a) },
-      { text: pair.b, vector: embedder.embedOne(pair.b) },
+      { text: pair.a, vector: embedder.embedOne(embeddingInput(embedder, pair.a)) },
+      { text: pair.b, vector: embedder.embedOne(embeddingInput(embedder, pair.b)) },
       DEFAULT_HASHED_NGRAM_THRESHOLD,
     ),
   }));

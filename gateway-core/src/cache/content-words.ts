@@ -20,9 +20,10 @@
  * "why" and "when" are content, while "to", "in", "with" and "and" are not.
  */
 const IGNORABLE_WORDS = new Set([
-  // Articles, pronouns and demonstratives.
-  'a', 'an', 'the', 'i', 'me', 'my', 'mine', 'myself', 'we', 'us', 'our', 'you', 'your', 'it',
-  'its', 'this', 'that', 'these', 'those', 'there', 'here', 'someone', 'somebody',
+  // Articles, pronouns and demonstratives. "your" stays, because "my name" and "your name" ask
+  // about different people, while "you" is mostly the framing of "can you".
+  'a', 'an', 'the', 'i', 'me', 'my', 'mine', 'myself', 'we', 'us', 'our', 'you', 'it', 'its',
+  'this', 'that', 'these', 'those', 'there', 'here', 'someone', 'somebody',
   // Auxiliary verbs, and the modal verbs a paraphrase swaps freely. "should", "must" and "may"
   // stay, because "should I" asks for advice and "can I" asks what is possible. The "ca" and "wo"
   // are what remains of "can't" and "won't" once their "not" is split off.
@@ -85,25 +86,67 @@ const SAME_WORDS: Record<string, string> = {
 };
 
 /**
- * A word, with any sigils written before it ("&str", "*ptr", "**kwargs", "@Override"), or a run
- * of operator characters standing alone ("a < b"). A "!" or "?" that ends a sentence is no
- * operator and is skipped.
+ * Returns the text with each word of the synonym list replaced by its one form, keeping
+ * everything else, so that a wording-based embedder scores "quit vim" and "exit vim" alike.
  */
-const TOKEN = /[&*@#~^%!]*[\p{L}\p{N}_$]+(?:'\p{L}+)?|[+*\/%<>=&|^~]+|!(?=[\p{L}\p{N}_$(])/gu;
+export function withOneFormOfSynonyms(text: string): string {
+  return text.replace(/[\p{L}\p{N}_]+/gu, (word) => SAME_WORDS[word.toLowerCase()] ?? word);
+}
+
+/** Mark the lexical extraction leaves in place of a name, path, quote or code it took out. */
+export const REMOVED = '\uE000';
+
+const WORD = /[\p{L}\p{N}_]+(?:'\p{L}+)?/gu;
+const SENTENCE_PUNCTUATION = /^[.,;:?!"'”’»“‘«()]+$/u;
+/** Characters of plain prose words; a chunk with any other character is read as code. */
+const PROSE_CHUNK = /^[\p{L}\p{N}\p{M}_'-]+$/u;
+const HAS_WORD_CHARACTER = /[\p{L}\p{N}]/u;
 
 /**
  * Returns the content tokens of prose in order, lower-cased. The caller removes code, quotes,
  * paths, identifiers and technology names first, because those are compared on their own.
+ *
+ * The prose is read in whitespace-separated chunks. A chunk of letters, digits, hyphens and
+ * apostrophes gives its words, minus the ignorable ones. Any other chunk is kept whole as one
+ * token, because its symbols carry meaning the words do not. So "i++" is not "++i", "&str" is
+ * not "str", "x?.y" is not "x!.y", and a lone "≤", "→" or emoji is not another one.
  */
 export function contentWords(prose: string): string[] {
   const words: string[] = [];
-  for (const match of prose.toLowerCase().matchAll(TOKEN)) {
-    for (const word of splitContraction(match[0])) {
-      if (IGNORABLE_WORDS.has(word)) continue;
-      words.push(SAME_WORDS[word] ?? word);
+  for (const markedChunk of prose.toLowerCase().split(/\s+/u)) {
+    const rawChunk = markedChunk.replaceAll(REMOVED, '');
+    if (rawChunk === '') continue;
+    // Punctuation left after a removed name ends that name's sentence, as "?" in "in Python?".
+    if (rawChunk !== markedChunk && SENTENCE_PUNCTUATION.test(rawChunk)) continue;
+    const chunk = HAS_WORD_CHARACTER.test(rawChunk) ? trimSentencePunctuation(rawChunk) : rawChunk;
+    if (chunk === '') continue;
+    if (!PROSE_CHUNK.test(chunk)) {
+      words.push(chunk);
+      continue;
+    }
+    for (const match of chunk.matchAll(WORD)) {
+      for (const word of splitContraction(match[0])) {
+        if (IGNORABLE_WORDS.has(word)) continue;
+        words.push(SAME_WORDS[word] ?? word);
+      }
     }
   }
   return words;
+}
+
+/**
+ * Drops the punctuation a sentence puts around a word: trailing . , ; : ? and closing quotes,
+ * leading opening quotes, and brackets that do not pair up inside the chunk ("(see" and
+ * "docs)"), but not the "()" of "run()". A trailing "!" stays, because "5!" is a factorial.
+ */
+function trimSentencePunctuation(chunk: string): string {
+  let text = chunk.replace(/[.,;:?"'”’»]+$/u, '').replace(/^["'“‘«]+/u, '');
+  const count = (character: string): number => text.split(character).length - 1;
+  while (text.endsWith(')') && count(')') > count('(')) text = text.slice(0, -1).replace(/[.,;:?]+$/u, '');
+  while (text.startsWith('(') && count('(') > count(')')) text = text.slice(1);
+  while (text.endsWith(']') && count(']') > count('[')) text = text.slice(0, -1).replace(/[.,;:?]+$/u, '');
+  while (text.startsWith('[') && count('[') > count(']')) text = text.slice(1);
+  return text;
 }
 
 /** Returns whether two content word lists are equal, word by word, where a word equals its plural. */

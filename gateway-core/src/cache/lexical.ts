@@ -9,7 +9,7 @@
  * serves a wrong answer while a false miss only costs one upstream call.
  */
 
-import { contentWords, sameContent } from './content-words';
+import { contentWords, REMOVED, sameContent } from './content-words';
 import { AFTER, BEFORE, canonicalTechnology, TERM_MATCHERS } from './lexical-terms';
 
 export interface LexicalSignature {
@@ -164,7 +164,8 @@ export function extractSignature(text: string): LexicalSignature {
     rest,
     IDENTIFIER_PATTERN,
     (match) => {
-      identifiers.push(match[0].replace(/\(\)$/, ''));
+      // "()" stays: "user.name()" calls a method, "user.name" reads a property.
+      identifiers.push(match[0]);
     },
     // "JavaScript" looks like camelCase but is a technology name, compared with the terms.
     (match) => isIdentifier(match[0]) && canonicalTechnology(match[0]) === undefined,
@@ -269,7 +270,7 @@ function normalizeText(text: string): string {
   return text.normalize('NFC').replace(/[’‘ʼ]/g, "'");
 }
 
-/** Calls onMatch for each match and returns the text with the matches blanked out. */
+/** Calls onMatch for each match and returns the text with each match replaced by REMOVED. */
 function takeMatches(
   text: string,
   pattern: RegExp,
@@ -280,7 +281,9 @@ function takeMatches(
     const match = toMatchArray(args);
     if (!shouldTake(match)) return match[0];
     onMatch(match);
-    return ' ';
+    // A mark, not a space, so that punctuation after a removed name ("in Python?") stays attached
+    // and is read as the end of a sentence, not as a lone "?".
+    return REMOVED;
   });
 }
 
@@ -304,7 +307,7 @@ function classifyCodeSpan(span: string, sinks: CodeSinks): void {
   if (isPath(span) && !/\s/.test(span)) {
     sinks.paths.push(span);
   } else if (/^[\p{L}_$][\p{L}\p{N}_$]*(?:\.[\p{L}_$][\p{L}\p{N}_$]*)*(?:\(\))?$/u.test(span)) {
-    sinks.identifiers.push(span.replace(/\(\)$/, ''));
+    sinks.identifiers.push(span);
   } else {
     sinks.code.push(span);
   }

@@ -12,9 +12,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { WireFormat } from '../providers/types';
-import type { Embedder } from './embedders';
+import { type Embedder, HashedNgramEmbedder } from './embedders';
 import { exactCacheKey } from './key';
-import { foldedContent } from './content-words';
+import { foldedContent, withOneFormOfSynonyms } from './content-words';
 import { compareSignatures, extractSignature, type LexicalCheck, type LexicalSignature } from './lexical';
 import { cosineSimilarity } from './similarity';
 import type { CacheStore, SemanticCandidate } from './store';
@@ -35,10 +35,19 @@ export interface SemanticSettings {
  * Version of the lexical signature, part of the semantic key, so entries stored with an older
  * signature are never compared with a query's newer one.
  */
-const SIGNATURE_VERSION = 2;
+const SIGNATURE_VERSION = 3;
 
 /** Candidates above the threshold that get the lexical check, best first. */
 const CANDIDATES = 16;
+
+/**
+ * Returns the text an embedder gets for a query. The built-in embedder compares wording, so it
+ * gets each synonym the lexical check treats as one word in that one form. A model embedder gets
+ * the text as written.
+ */
+export function embeddingInput(embedder: Embedder, text: string): string {
+  return embedder instanceof HashedNgramEmbedder ? withOneFormOfSynonyms(text) : text;
+}
 
 /** Read access to stored entries: the SQLite cache store, or a stand-in in tests. */
 export interface SemanticSource {
@@ -131,7 +140,14 @@ export class SemanticTier {
    * Returns the query for a request, or the reason it skips the tier: images or tool turns, more
    * user turns than allowed, a temperature above the maximum, or no user message last.
    */
-  query(format: WireFormat, namespace: string, alias: string, deploymentIds: readonly string[], body: JsonObject): SemanticQuery | { skip: string } {
+  query(
+    format: WireFormat,
+    namespace: string,
+    alias: string,
+    deploymentIds: readonly string[],
+    body: JsonObject,
+    headers: Readonly<Record<string, string>> = {},
+  ): SemanticQuery | { skip: string } {
     const messages = Array.isArray(body.messages) ? (body.messages as unknown[]).filter(isObject) : [];
     const last = messages[messages.length - 1];
     if (last === undefined || last.role !== 'user') return { skip: 'last message is not from the user' };
@@ -149,13 +165,15 @@ export class SemanticTier {
       alias,
       deploymentIds,
       body: rest,
+      headers,
     });
     return { text, semanticKey };
   }
 
   /** Returns the embedding, signature and content key of a query text. */
   async describe(query: SemanticQuery): Promise<DescribedQuery> {
-    const vector = this.embedder.embedOne ? this.embedder.embedOne(query.text) : (await this.embedder.embed([query.text]))[0]!;
+    const input = embeddingInput(this.embedder, query.text);
+    const vector = this.embedder.embedOne ? this.embedder.embedOne(input) : (await this.embedder.embed([input]))[0]!;
     const signature = extractSignature(query.text);
     const folded = foldedContent(signature.content ?? []);
     const contentKey = createHash('sha256').update(query.semanticKey).update('\n').update(folded).digest('hex');
