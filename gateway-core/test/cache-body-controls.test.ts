@@ -87,7 +87,7 @@ describe('cache object in the request body', () => {
   it('no-store serves a hit but stores nothing new', async () => {
     numbered();
     const unstored = await ask('What does git bisect do?', { 'no-store': true });
-    expect(unstored.response.headers.get('x-airlock-cache')).toBe('miss');
+    expect(unstored.response.headers.get('x-airlock-cache')).toBe('miss; not stored: cache: no-store');
     numbered();
     const second = await ask('What does git bisect do?');
     expect(second.response.headers.get('x-airlock-cache')).toBe('miss');
@@ -158,7 +158,7 @@ describe('cache object in the request body', () => {
 describe('malformed cache object', () => {
   const cases: Array<[string, unknown, string, RegExp]> = [
     ['not an object', true, 'cache', /Invalid cache true: expected an object/],
-    ['ttl as text', { ttl: '60' }, 'cache.ttl', /Invalid cache\.ttl "60": expected whole seconds/],
+    ['ttl as text', { ttl: '60' }, 'cache.ttl', /Invalid cache\.ttl "60": expected a number of seconds/],
     ['negative s-maxage', { 's-maxage': -1 }, 'cache.s-maxage', /Invalid cache\.s-maxage -1/],
     ['flag as text', { 'no-cache': 'yes' }, 'cache.no-cache', /Invalid cache\.no-cache "yes": expected true or false/],
     ['unknown field', { 'max-age': 5 }, 'cache.max-age', /Unknown cache field "max-age": expected one of no-cache, no-store/],

@@ -167,7 +167,7 @@ describe('exact response cache', () => {
     expect(first.response.headers.get('x-airlock-fallback-from')).toBe('gpt-down');
     numbered();
     const second = await client().chat.completions.create(request).withResponse();
-    expect(second.response.headers.get('x-airlock-cache')).toBe('miss');
+    expect(second.response.headers.get('x-airlock-cache')).toBe('miss; not stored: answered by a fallback model');
   });
 
   it('never stores an error', async () => {

@@ -291,7 +291,7 @@ describe('store_redacted on', () => {
     const { response } = await client.chat.completions
       .create({ model: 'local-llama', messages: [{ role: 'user', content: `Forward the minutes to ${EMAIL_A}.` }] })
       .withResponse();
-    expect(response.headers.get('x-airlock-cache')).toBe("skip; reason=guard redaction, but the model's local deployments receive the original values");
+    expect(response.headers.get('x-airlock-cache')).toBe("skip; reason=guard findings that the model's local deployments receive unredacted");
     expect(ollama.requests.length).toBe(before + 1);
   });
 

@@ -62,7 +62,10 @@ describe('cache store', () => {
   });
 
   it('evicts least recently used beyond the cap', () => {
-    const one = Buffer.byteLength(JSON.stringify(entry('a', 'x'.repeat(100)).response));
+    const probe = store();
+    probe.put(entry('p', 'v'.repeat(100)));
+    const one = probe.size().bytes;
+    probe.invalidate({});
     const cache = store(one * 3);
     cache.put(entry('a', 'x'.repeat(100)));
     clock += 1;
@@ -78,6 +81,20 @@ describe('cache store', () => {
     expect(cache.get('c')).not.toBeNull();
     expect(cache.get('d')).not.toBeNull();
     expect(cache.size().bytes).toBeLessThanOrEqual(one * 3);
+  });
+
+  it('counts keys and semantic fields in the size', () => {
+    const cache = store();
+    const plain = entry('plain-key', 'hello');
+    cache.put(plain);
+    const responseBytes = Buffer.byteLength(JSON.stringify(plain.response));
+    expect(cache.size().bytes).toBe(responseBytes + 'plain-key'.length + 'team:backend'.length + 'gpt-4o'.length);
+
+    const embedding = new Float32Array(384);
+    const semantic = { semanticKey: 's'.repeat(64), embedding, signature: '{"numbers":[]}', contentKey: 'c'.repeat(64) };
+    cache.put(entry('semantic-key', 'hello', { semantic }));
+    const semanticBytes = embedding.byteLength + semantic.signature.length + 64 + 64;
+    expect(cache.size().bytes).toBe(2 * responseBytes + 'plain-key'.length + 'semantic-key'.length + 2 * ('team:backend'.length + 'gpt-4o'.length) + semanticBytes);
   });
 
   it('refuses an entry larger than the cap', () => {

@@ -37,9 +37,26 @@ export interface ExactKeyInput {
   format: WireFormat;
   /** The model_name the request resolved to. */
   alias: string;
-  /** Ids of the deployments the alias could use; a config change that alters them changes the key. */
+  /**
+   * The deployments the alias could use, each as its id and the provider model it sends, so a
+   * config change that alters them changes the key and each id a wildcard entry serves has its own.
+   */
   deploymentIds: readonly string[];
   body: Record<string, unknown>;
+  /** Request headers that can change the response, such as anthropic-beta; lower-case names. */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** Request headers a provider reads as part of the request, so two values may answer differently. */
+export const HEADERS_IN_THE_KEY: readonly string[] = ['anthropic-beta', 'anthropic-version', 'openai-beta'];
+
+/**
+ * Returns the namespace for a request's own `cache.namespace`: `sub:<name>@<owner>`. Owner
+ * namespaces start with org, team:, user: or key:, and the name cannot contain '@', so a
+ * sub-namespace never equals another owner's namespace or another owner's sub-namespace.
+ */
+export function subNamespace(owner: string, name: string): string {
+  return `sub:${name}@${owner}`;
 }
 
 /**
@@ -101,6 +118,7 @@ export function exactCacheKey(input: ExactKeyInput): string {
     alias: input.alias,
     deployments: [...input.deploymentIds].sort(),
     body,
+    ...(input.headers === undefined || Object.keys(input.headers).length === 0 ? {} : { headers: input.headers }),
   });
   return createHash('sha256').update(material, 'utf8').digest('hex');
 }

@@ -164,7 +164,20 @@ export class CacheStore {
     if (!(entry.ttlSeconds > 0)) throw new RangeError(`invalid cache ttl ${entry.ttlSeconds}: expected seconds above 0`);
     const response = JSON.stringify(entry.response);
     const usage = entry.usage === null ? null : JSON.stringify(entry.usage);
-    const sizeBytes = Buffer.byteLength(response) + (usage === null ? 0 : Buffer.byteLength(usage));
+    // Everything the row holds that grows with the entry, so the cap bounds the file, not only the
+    // responses: an embedding of 384 floats alone is 1.5 KiB.
+    const semantic = entry.semantic;
+    const semanticBytes =
+      semantic === undefined
+        ? 0
+        : semantic.embedding.byteLength + Buffer.byteLength(semantic.signature) + semantic.semanticKey.length + semantic.contentKey.length;
+    const sizeBytes =
+      Buffer.byteLength(response) +
+      (usage === null ? 0 : Buffer.byteLength(usage)) +
+      entry.key.length +
+      Buffer.byteLength(entry.namespace) +
+      Buffer.byteLength(entry.alias) +
+      semanticBytes;
     if (sizeBytes > this.maxBytes) return false;
 
     const now = this.now();
@@ -198,7 +211,8 @@ export class CacheStore {
     const where: string[] = [];
     const params: Record<string, string> = {};
     if (filter.namespace !== undefined) {
-      where.push('namespace = @namespace');
+      // Sub-namespaces (sub:<name>@<owner>) go with their owner's namespace.
+      where.push("(namespace = @namespace OR (namespace LIKE 'sub:%' AND substr(namespace, instr(namespace, '@') + 1) = @namespace))");
       params.namespace = filter.namespace;
     }
     if (filter.alias !== undefined) {

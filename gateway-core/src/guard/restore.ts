@@ -83,6 +83,9 @@ function rewriteStrings(root: unknown, rewrite: (text: string, key: string | nul
  * something was replaced. Arguments that are not valid JSON get the JSON-escaped form of each
  * value replaced.
  *
+ * A value is replaced in any letter case, because the guard matches code names in any case
+ * ("NIGHTJAR", "nightjar_db"); the restored answer then has the request's spelling.
+ *
  * NOTE: a value is replaced wherever it occurs, also inside a longer word, so a short value such
  * as a code name that is part of another word changes that word too. This errs toward storing
  * no value.
@@ -96,7 +99,11 @@ export function redactResponseBody(body: JsonObject, mapping: RedactionMapping):
     .sort((left, right) => right.original.length - left.original.length);
   const replace = (text: string, encode: (original: string) => string): string => {
     let result = text;
-    for (const { placeholder, original } of pairs) result = result.replaceAll(encode(original), placeholder);
+    for (const { placeholder, original } of pairs) {
+      const pattern = new RegExp(encode(original).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'giu');
+      // A function, so that a "$" in a placeholder is never read as a replacement pattern.
+      result = result.replace(pattern, () => placeholder);
+    }
     return result;
   };
   const plain = (text: string): string => replace(text, (original) => original);

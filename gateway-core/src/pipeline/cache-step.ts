@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { BodyCacheControls } from '../cache/body-controls';
-import { cacheNamespace, exactCacheKey } from '../cache/key';
+import { cacheNamespace, exactCacheKey, HEADERS_IN_THE_KEY, subNamespace } from '../cache/key';
 import { replayAnthropicStream, replayOpenAIStream } from '../cache/replay';
 import type { CacheSettings } from '../cache/settings';
 import type { LexicalSignature } from '../cache/lexical';
@@ -12,6 +12,7 @@ import type { DescribedQuery, SemanticQuery, SemanticSource, SemanticTier } from
 import type { CacheEntry, CacheStore } from '../cache/store';
 import type { RequestScan } from '../guard/guard';
 import type { RedactionMapping } from '../guard/redact';
+import { canonicalUsageToOpenAI } from '../formats/openai-chat/usage';
 import { redactResponseBody, restoreResponseBody } from '../guard/restore';
 import type { DestinationClass } from '../models/table';
 import type { WireFormat } from '../providers/types';
@@ -34,7 +35,11 @@ export type CacheDecision =
       key: string;
       namespace: string;
       alias: string;
+      /** The model name the request asked for, under which the response is stored and cleared. */
+      model: string;
       deploymentIds: string[];
+      /** The request headers in the key (HEADERS_IN_THE_KEY), lower-cased values. */
+      headers: Record<string, string>;
       maxAgeMs: number | null;
       refresh: boolean;
       /** The body the key is computed over and the semantic tier reads: the client's, or its redacted copy. */
@@ -95,16 +100,22 @@ export function decideCache(
   const maxAges = [headerMaxAge ? Number(headerMaxAge[1]) : null, bodyControls?.maxAgeSeconds ?? null].filter((age) => age !== null);
   const ownerNamespace = cacheNamespace(cache.settings.namespace, ctx.principal);
   // A namespace from the body only narrows the owner's, so it can never reach another team's entries.
-  const namespace = bodyControls?.namespace ? `${ownerNamespace}/${bodyControls.namespace}` : ownerNamespace;
+  const namespace = bodyControls?.namespace ? subNamespace(ownerNamespace, bodyControls.namespace) : ownerNamespace;
   const ttlSeconds = bodyControls?.ttlSeconds ?? cache.settings.ttlSeconds;
-  const deploymentIds = plan.primary.map((deployment) => deployment.id);
-  const key = exactCacheKey({ namespace, format: surface.format, alias: plan.alias, deploymentIds, body: guarded.body });
+  // A wildcard entry's deployments share one id but send the requested model id, so both count.
+  const deploymentIds = plan.primary.map((deployment) => `${deployment.id}=${deployment.model}`);
+  const keyHeaders = Object.fromEntries(
+    HEADERS_IN_THE_KEY.map((name) => [name, headerText(headers[name])] as const).filter(([, value]) => value !== ''),
+  );
+  const key = exactCacheKey({ namespace, format: surface.format, alias: plan.alias, deploymentIds, body: guarded.body, headers: keyHeaders });
   return {
     kind: 'use',
     key,
     namespace,
     alias: plan.alias,
+    model: request.alias,
     deploymentIds,
+    headers: keyHeaders,
     maxAgeMs: maxAges.length > 0 ? Math.min(...maxAges) * 1000 : null,
     refresh: own === 'refresh' || bodyControls?.refresh === true,
     body: guarded.body,
@@ -142,8 +153,30 @@ function guardedCacheBody(
     return { skip: 'guard redaction, and the model has both cloud and local deployments' };
   }
   const redacted = scan.redactedBody(destination);
-  if (redacted === null) return { skip: `guard redaction, but the model's ${destination} deployments receive the original values` };
+  // The values go to this model unredacted, as policy allows for its class, so an answer could
+  // carry them and is not stored.
+  if (redacted === null) return { skip: `guard findings that the model's ${destination} deployments receive unredacted` };
   return { body: redacted.body, mapping: redacted.mapping };
+}
+
+/** Shortest time between two logged embedder failures; the ones between are counted. */
+const EMBEDDER_FAILURE_LOG_INTERVAL_MS = 60_000;
+const embedderFailures = new WeakMap<ResponseCache, { loggedAt: number; unlogged: number }>();
+
+/**
+ * Logs an embedder failure, at most once a minute per cache with the count of failures since the
+ * last line, because a down embedder fails every request.
+ */
+function reportEmbedderFailure(cache: ResponseCache, ctx: RequestContext, error: unknown): void {
+  const now = Date.now();
+  const state = embedderFailures.get(cache);
+  if (state !== undefined && now - state.loggedAt < EMBEDDER_FAILURE_LOG_INTERVAL_MS) {
+    state.unlogged++;
+    return;
+  }
+  const unlogged = state?.unlogged ?? 0;
+  embedderFailures.set(cache, { loggedAt: now, unlogged: 0 });
+  ctx.log.warn({ err: error, failuresNotLogged: unlogged }, 'the cache embedder failed; treating the request as a cache miss');
 }
 
 /** Returns the entry for a request that may read the cache, or null on a miss. */
@@ -169,13 +202,13 @@ export async function semanticLookup(
 ): Promise<{ hit: { entry: CacheEntry; score: number } | null; state: SemanticState | null; skip: string | null }> {
   const tier = cache.semantic;
   if (tier === null) return { hit: null, state: null, skip: null };
-  const query = tier.query(format, decision.namespace, decision.alias, decision.deploymentIds, body);
+  const query = tier.query(format, decision.namespace, decision.alias, decision.deploymentIds, body, decision.headers);
   if ('skip' in query) return { hit: null, state: null, skip: query.skip };
   let described: DescribedQuery;
   try {
     described = await tier.describe(query);
   } catch (error) {
-    ctx.log.warn({ err: error }, 'the cache embedder failed; treating the request as a cache miss');
+    reportEmbedderFailure(cache, ctx, error);
     return { hit: null, state: null, skip: 'embedder failed' };
   }
   const state: SemanticState = { query, ...described };
@@ -193,6 +226,24 @@ export async function semanticLookup(
   if (entry === null) return { hit: null, state, skip: null };
   if (decision.maxAgeMs !== null && Date.now() - entry.createdAt > decision.maxAgeMs) return { hit: null, state, skip: null };
   return { hit: { entry, score: found.score }, state, skip: null };
+}
+
+/**
+ * Returns why a response the provider is about to return will not be stored, or null when it
+ * will be. Known once the attempts ran, before the response is written.
+ */
+export function notStoredReason(ctx: RequestContext, decision: CacheDecision & { kind: 'use' }): string | null {
+  if (!decision.store) return decision.ttlSeconds > 0 ? 'cache: no-store' : 'cache: ttl 0';
+  if (ctx.fallbackFrom !== null) return 'answered by a fallback model';
+  if (ctx.budgetDowngradedFrom !== null) return "answered by a budget's downgrade model";
+  return null;
+}
+
+/** Adds to x-airlock-cache: miss why the response will not be stored, when it will not. */
+export function setMissHeader(res: ServerResponse, ctx: RequestContext, cached: CacheDecision | null): void {
+  if (cached?.kind !== 'use') return;
+  const reason = notStoredReason(ctx, cached);
+  if (reason !== null) setCacheHeader(res, `miss; not stored: ${reason}`);
 }
 
 /** Sets x-airlock-cache: hit-exact, miss, or skip with its reason. */
@@ -256,6 +307,9 @@ export function serveHit(
   const status = semanticScore === null ? 'hit-exact' : 'hit-semantic';
   ctx.cacheStatus = status;
   ctx.cacheHitOf = { costUsd: entry.costUsd, latencyMs: entry.latencyMs };
+  // The model that wrote the stored answer, as the provider named it.
+  const storedModel = entry.response.model;
+  res.setHeader('x-airlock-model', typeof storedModel === 'string' && /^[\x20-\x7e]+$/.test(storedModel) ? storedModel : entry.alias);
   ctx.usage = entry.usage;
   ctx.costUsd = 0;
   ctx.flags.add('cache_hit');
@@ -281,7 +335,11 @@ export function serveHit(
   res.end(text);
 }
 
-/** Stores a successful response. A failed write is logged and never fails the request. */
+/**
+ * Stores a successful response. A failed write is logged and never fails the request.
+ * `containsFinding` reports whether the guard finds anything in a text; a redacted request's
+ * response is not stored when the guard still finds something in its stored form.
+ */
 export function storeAnswer(
   cache: ResponseCache,
   ctx: RequestContext,
@@ -289,10 +347,11 @@ export function storeAnswer(
   cached: CacheDecision & { kind: 'use' },
   body: Record<string, unknown>,
   semantic: SemanticState | null,
+  containsFinding: (text: string) => boolean,
 ): void {
   // The key names the requested model and its deployments, so a response from a fallback or a
   // budget's downgrade model would later be served as that model's response.
-  if (ctx.fallbackFrom !== null || ctx.budgetDowngradedFrom !== null || !cached.store) return;
+  if (notStoredReason(ctx, cached) !== null) return;
   try {
     // `body` is what the client received, with this request's values restored. The stored copy
     // gets its placeholders back by replacing each value. Keeping the pre-restore form instead
@@ -300,6 +359,15 @@ export function storeAnswer(
     // is encoded and the cache receives only the encoded text the client got. Replacing also
     // catches a value that reached the response without a placeholder.
     const response = cached.mapping.size === 0 ? body : redactResponseBody(structuredClone(body), cached.mapping);
+    if (cached.mapping.size > 0 && containsFinding(JSON.stringify(response))) {
+      ctx.log.info('response to a redacted request not cached: the guard still finds a value in it');
+      return;
+    }
+    // A stream whose client did not ask for usage assembles into a body without it, and every
+    // later hit, streamed or not, should report the tokens the answer took.
+    if (surface.format === 'openai-chat' && response.usage === undefined && ctx.usage !== null) {
+      response.usage = canonicalUsageToOpenAI(ctx.usage);
+    }
     const semanticFields =
       semantic === null
         ? undefined
@@ -308,7 +376,7 @@ export function storeAnswer(
       ...(semanticFields === undefined ? {} : { semantic: semanticFields }),
       key: cached.key,
       namespace: cached.namespace,
-      alias: cached.alias,
+      alias: cached.model,
       format: surface.format,
       response,
       usage: ctx.usage,

@@ -12,7 +12,7 @@ import { runAttempts, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
 import { assembleStream } from '../cache/assemble';
 import { takeBodyCacheControls, type BodyCacheControls } from '../cache/body-controls';
-import { answerFromCache, decideCache, storeAnswer, type ResponseCache, type SemanticState } from './cache-step';
+import { answerFromCache, decideCache, setMissHeader, storeAnswer, type ResponseCache, type SemanticState } from './cache-step';
 import { BudgetGate, detectPromptCaching, requestedChoices, requestedOutputLimit } from './budget-step';
 import { attemptRequestFor, guardFirst, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
 import type { Router } from './router';
@@ -134,10 +134,11 @@ async function runChat(
     // The spend is written before the client gets the response, so a crash cannot lose it.
     gate.settle(deployment);
     setRouteHeaders(res, ctx, deployment);
+    setMissHeader(res, ctx, cached);
     setEmulatedHeader(res, value.emulated);
     ctx.markFirstToken();
     writeJson(ctx, res, 200, value.body);
-    if (cached?.kind === 'use') storeAnswer(deps.cache, ctx, surface, cached, value.body, semanticState);
+    if (cached?.kind === 'use') storeAnswer(deps.cache, ctx, surface, cached, value.body, semanticState, (text) => deps.guard.scrub(text) !== text);
     return;
   }
 
@@ -154,6 +155,7 @@ async function runChat(
     admit,
   );
   setRouteHeaders(res, ctx, deployment);
+  setMissHeader(res, ctx, cached);
   let completed = false;
   try {
     completed = await pumpStream(ctx, surface, request, opened, res, call.signal, tap);
@@ -164,7 +166,7 @@ async function runChat(
   }
   if (completed && tap !== null && tap.length <= tap.limit && cached?.kind === 'use') {
     const whole = assembleStream(surface.format, tap.chunks.join(''));
-    if (whole !== null) storeAnswer(deps.cache, ctx, surface, cached, whole, semanticState);
+    if (whole !== null) storeAnswer(deps.cache, ctx, surface, cached, whole, semanticState, (text) => deps.guard.scrub(text) !== text);
   }
 }
 
