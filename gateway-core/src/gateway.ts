@@ -67,8 +67,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     cacheStore = new CacheStore(db, { maxBytes: config.cache.maxBytes, onRemove: (key, semanticKey) => semantic?.remove(key, semanticKey) });
     if (config.cache.enabled && config.cache.semantic.enabled) {
       semantic = new SemanticTier(config.cache.semantic, createEmbedder(config.cache.semantic.embedder));
-      const loaded = semantic.rebuild(cacheStore);
-      log.info({ entries: loaded, embedder: config.cache.semantic.embedder.kind }, 'semantic cache index built');
+      const indexed = semantic.rebuild(cacheStore);
+      // content_words reads candidates from SQLite per request, so it indexes nothing in memory.
+      // The stored count shows how many entries can still serve hits after a restart.
+      const stored = db
+        .prepare<[number], { count: number }>('SELECT count(*) AS count FROM cache_entries WHERE semantic_key IS NOT NULL AND expires_at > ?')
+        .get(Date.now());
+      log.info(
+        { storedEntries: stored?.count ?? 0, indexedEntries: indexed, lexicalCheck: config.cache.semantic.lexicalCheck, embedder: config.cache.semantic.embedder.kind },
+        'semantic cache ready',
+      );
     }
     guard = new Guard(config.guard, options.guardHashKey ?? loadGuardHashKey(config.server.dataDir));
     governance = createGovernance(db, {

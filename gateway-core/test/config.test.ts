@@ -138,6 +138,104 @@ describe('config values', () => {
   });
 });
 
+describe('LiteLLM cache keys', () => {
+  const typeWarning = "cache_params.type 'redis' is served by the local SQLite cache";
+
+  it.each([
+    ['a negative ttl', -5, 'litellm_settings.cache_params.ttl is -5: expected a positive number of seconds, at most 31536000'],
+    ['a zero ttl', 0, 'litellm_settings.cache_params.ttl is 0: expected a positive number of seconds'],
+    ['a ttl over one year', 40_000_000, 'litellm_settings.cache_params.ttl is 40000000: expected a positive number of seconds'],
+    ['a ttl written as text', '600', 'litellm_settings.cache_params.ttl is "600": expected a positive number of seconds written without quotes'],
+  ])('warns about %s and keeps the default', (_name, ttl, message) => {
+    const config = build({ litellm_settings: { cache: true, cache_params: { ttl } } });
+    expect(config.cache.ttlSeconds).toBe(300);
+    const warning = config.warnings.find((w) => w.startsWith('litellm_settings.cache_params.ttl'));
+    expect(warning).toContain(message);
+    expect(warning).toContain('it is ignored, so entries are served for 300 seconds');
+  });
+
+  it('names the ttl that airlock.cache sets', () => {
+    const config = build({ litellm_settings: { cache: true, cache_params: { ttl: -5 } }, airlock: { cache: { ttl_seconds: 90 } } });
+    expect(config.cache.ttlSeconds).toBe(90);
+    expect(config.warnings.find((w) => w.startsWith('litellm_settings.cache_params.ttl'))).toContain('entries are served for 90 seconds');
+  });
+
+  it('reads a valid ttl without a warning', () => {
+    const config = build({ litellm_settings: { cache: true, cache_params: { ttl: 600 } } });
+    expect(config.cache.ttlSeconds).toBe(600);
+    expect(config.warnings.some((w) => w.includes('cache_params.ttl'))).toBe(false);
+  });
+
+  it('accepts fractional airlock.cache.ttl_seconds', () => {
+    expect(build({ airlock: { cache: { enabled: true, ttl_seconds: 1.5 } } }).cache.ttlSeconds).toBe(1.5);
+    expect(build({ litellm_settings: { cache: true, cache_params: { ttl: 1.5 } } }).cache.ttlSeconds).toBe(1.5);
+  });
+
+  it('keeps the cache off for cache "true"', () => {
+    const config = build({ litellm_settings: { cache: 'true' } });
+    expect(config.cache.enabled).toBe(false);
+    expect(config.warnings).toContain(
+      'litellm_settings.cache is "true", not the boolean true, so the cache stays off; write cache: true without quotes to turn it on',
+    );
+  });
+
+  it.each([
+    ['the number 1', 1, 'litellm_settings.cache is 1, not the boolean true'],
+    ['null', null, 'litellm_settings.cache is null, not the boolean true'],
+  ])('warns about cache as %s', (_name, cache, message) => {
+    const config = build({ litellm_settings: { cache } });
+    expect(config.cache.enabled).toBe(false);
+    expect(config.warnings.some((w) => w.startsWith(message))).toBe(true);
+  });
+
+  it('says airlock.cache.enabled turns the cache on', () => {
+    const config = build({ litellm_settings: { cache: 'yes' }, airlock: { cache: { enabled: true } } });
+    expect(config.cache.enabled).toBe(true);
+    const warning = config.warnings.find((w) => w.startsWith('litellm_settings.cache is'));
+    expect(warning).toContain('"yes", not a boolean, so it is ignored');
+    expect(warning).toContain('the cache is on because airlock.cache.enabled is true');
+  });
+
+  it('does not warn about cache: false', () => {
+    const config = build({ litellm_settings: { cache: false } });
+    expect(config.cache.enabled).toBe(false);
+    expect(config.warnings.some((w) => w.includes('litellm_settings.cache'))).toBe(false);
+  });
+
+  it.each([
+    ['cache false', { litellm_settings: { cache: false, cache_params: { type: 'redis' } } }],
+    ['cache absent', { litellm_settings: { cache_params: { type: 'redis' } } }],
+    ['cache "true"', { litellm_settings: { cache: 'true', cache_params: { type: 'redis' } } }],
+    ['airlock.cache.enabled false', { litellm_settings: { cache: true, cache_params: { type: 'redis' } }, airlock: { cache: { enabled: false } } }],
+  ])('skips type warnings with %s', (_name, raw) => {
+    const config = build(raw);
+    expect(config.cache.enabled).toBe(false);
+    expect(config.warnings.some((w) => w.includes('cache_params.type'))).toBe(false);
+  });
+
+  it.each([
+    ['litellm_settings.cache true', { litellm_settings: { cache: true, cache_params: { type: 'redis' } } }],
+    ['airlock.cache.enabled true', { litellm_settings: { cache_params: { type: 'redis' } }, airlock: { cache: { enabled: true } } }],
+  ])('warns about the type with %s', (_name, raw) => {
+    const config = build(raw);
+    expect(config.cache.enabled).toBe(true);
+    expect(config.warnings.filter((w) => w.includes(typeWarning))).toHaveLength(1);
+  });
+
+  it('skips an unsupported type warning when off', () => {
+    expect(build({ litellm_settings: { cache_params: { type: 's3' } } }).warnings.some((w) => w.includes("type 's3'"))).toBe(false);
+    expect(build({ litellm_settings: { cache: true, cache_params: { type: 's3' } } }).warnings).toContain(
+      "litellm_settings.cache_params.type 's3' is not supported; responses are cached in the local SQLite cache instead",
+    );
+  });
+
+  it('warns about cache_params that is not a mapping', () => {
+    const config = build({ litellm_settings: { cache: true, cache_params: 'redis' } });
+    expect(config.cache.enabled).toBe(true);
+    expect(config.warnings).toContain('litellm_settings.cache_params is "redis": expected a mapping such as {type: local, ttl: 600}, so it is ignored');
+  });
+});
+
 describe('invalid config', () => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['unknown provider', { model_list: [{ model_name: 'x', litellm_params: { model: 'bedrock/claude' } }] }, /model_list\[0\]\.litellm_params\.model: provider 'bedrock'.*openai\//],

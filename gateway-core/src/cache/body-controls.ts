@@ -42,8 +42,9 @@ function readFlag(controls: Record<string, unknown>, field: string): boolean {
 function readSeconds(controls: Record<string, unknown>, field: string): number | null {
   const value = controls[field];
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_SECONDS) {
-    throw invalid(field, `Invalid cache.${field} ${JSON.stringify(value)}: expected whole seconds from 0 to ${MAX_SECONDS}.`);
+  // Fractions are allowed, as in airlock.cache.ttl_seconds.
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_SECONDS) {
+    throw invalid(field, `Invalid cache.${field} ${JSON.stringify(value)}: expected a number of seconds from 0 to ${MAX_SECONDS}, such as 600 or 1.5.`);
   }
   return value;
 }

@@ -7,14 +7,17 @@ import type { CacheNamespaceKind } from './key';
 import type { SemanticSettings } from './semantic';
 import { DEFAULT_HASHED_NGRAM_THRESHOLD } from './similarity';
 
+/** Maximum time to live, in seconds, for `ttl_seconds` and LiteLLM's `cache_params.ttl`: one year. */
+const MAX_TTL_SECONDS = 31_536_000;
+
 export const cacheSettingsSchema = z.strictObject({
   /** Default false: responses are cached only when this is true. */
   enabled: z.boolean().optional(),
   /** Whose requests share entries: key, user, team (default) or org. */
   namespace: z.enum(['key', 'user', 'team', 'org'], { error: 'must be key, user, team or org' }).optional(),
   /** Seconds an entry is served; default 300. */
-  ttl_seconds: z.number().positive('must be above 0').max(31_536_000, 'must be at most one year (31536000)').optional(),
-  /** Largest total size of stored responses in bytes; default 104857600 (100 MiB). */
+  ttl_seconds: z.number().positive('must be above 0').max(MAX_TTL_SECONDS, `must be at most one year (${MAX_TTL_SECONDS})`).optional(),
+  /** Largest total size of the stored rows (responses, keys, embeddings) in bytes; default 104857600 (100 MiB). */
   max_bytes: z.number().int().min(1024, 'must be at least 1024').optional(),
   /**
    * Default false: a request the guard redacted is never cached. True caches it under the key of
@@ -97,9 +100,27 @@ const LOCAL_TYPES = new Set(['local', 'redis', 'disk']);
 /** LiteLLM's semantic cache types, which map to the local cache with its semantic tier. */
 const SEMANTIC_TYPES = new Set(['redis-semantic', 'valkey-semantic', 'qdrant-semantic']);
 
+/** The LiteLLM keys `buildCacheSettings` reads from `litellm_settings.cache_params`. */
+interface LiteLLMCacheParams {
+  type?: unknown;
+  ttl?: unknown;
+  mode?: unknown;
+  similarity_threshold?: unknown;
+}
+
+function isValidTtl(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_TTL_SECONDS;
+}
+
+/** Formats a config value for a warning: strings keep their quotes, so "600" reads as text. */
+function formatConfigValue(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
+}
+
 /**
  * Builds the settings from `airlock.cache` and LiteLLM's keys; `airlock.cache` wins where both
- * set a value. Appends a warning for a LiteLLM cache type that has no counterpart here.
+ * set a value. Appends a warning for each LiteLLM cache key it cannot read and, when the cache
+ * is on, for a LiteLLM cache type that is served differently here.
  */
 export function buildCacheSettings(
   file: CacheSettingsFile | undefined,
@@ -108,35 +129,33 @@ export function buildCacheSettings(
 ): CacheSettings {
   const settings: CacheSettings = { ...DEFAULT_CACHE_SETTINGS, semantic: { ...DEFAULT_CACHE_SETTINGS.semantic } };
   if (litellm?.cache === true) settings.enabled = true;
-  const params = litellm?.cache_params;
-  if (typeof params === 'object' && params !== null) {
-    const { type, ttl, mode, similarity_threshold: similarityThreshold } = params as {
-      type?: unknown;
-      ttl?: unknown;
-      mode?: unknown;
-      similarity_threshold?: unknown;
-    };
-    if (mode === 'default_off') settings.optIn = true;
-    else if (mode !== undefined && mode !== 'default_on') {
-      warnings.push(`litellm_settings.cache_params.mode ${JSON.stringify(mode)} is not supported; use default_on or default_off`);
-    }
-    if (typeof type === 'string' && SEMANTIC_TYPES.has(type)) {
-      // The semantic tier is on by default; this only reports how the type was mapped.
-      const threshold = similarityThreshold === undefined ? '' : `; its similarity_threshold ${JSON.stringify(similarityThreshold)} is not used, because it was set for another embedder`;
-      warnings.push(`litellm_settings.cache_params.type '${type}' is served by the local SQLite cache and its semantic tier${threshold}`);
-    } else if (typeof type === 'string' && !LOCAL_TYPES.has(type)) {
-      warnings.push(`litellm_settings.cache_params.type '${type}' is not supported; responses are cached in the local SQLite cache instead`);
-    } else if (type === 'redis' || type === 'disk') {
-      warnings.push(`litellm_settings.cache_params.type '${type}' is served by the local SQLite cache of this workstation`);
-    }
-    if (typeof ttl === 'number' && ttl > 0) settings.ttlSeconds = ttl;
+  const rawParams = litellm?.cache_params;
+  const isMapping = typeof rawParams === 'object' && rawParams !== null && !Array.isArray(rawParams);
+  const params: LiteLLMCacheParams = isMapping ? rawParams : {};
+  if (rawParams !== undefined && !isMapping) {
+    warnings.push(`litellm_settings.cache_params is ${formatConfigValue(rawParams)}: expected a mapping such as {type: local, ttl: 600}, so it is ignored`);
   }
+  if (params.mode === 'default_off') settings.optIn = true;
+  else if (params.mode !== undefined && params.mode !== 'default_on') {
+    warnings.push(`litellm_settings.cache_params.mode ${JSON.stringify(params.mode)} is not supported; use default_on or default_off`);
+  }
+  if (isValidTtl(params.ttl)) settings.ttlSeconds = params.ttl;
+
   if (file?.enabled !== undefined) settings.enabled = file.enabled;
   if (file?.namespace !== undefined) settings.namespace = file.namespace;
   if (file?.ttl_seconds !== undefined) settings.ttlSeconds = file.ttl_seconds;
   if (file?.max_bytes !== undefined) settings.maxBytes = file.max_bytes;
   if (file?.store_redacted !== undefined) settings.storeRedacted = file.store_redacted;
   if (file?.opt_in !== undefined) settings.optIn = file.opt_in;
+  // These warnings state the outcome, so they wait until airlock.cache has been applied.
+  if (litellm?.cache !== undefined && typeof litellm.cache !== 'boolean') warnings.push(cacheFlagWarning(litellm.cache, settings.enabled));
+  if (params.ttl !== undefined && !isValidTtl(params.ttl)) {
+    const quoteHint = typeof params.ttl === 'string' ? ' written without quotes' : '';
+    warnings.push(
+      `litellm_settings.cache_params.ttl is ${formatConfigValue(params.ttl)}: expected a positive number of seconds${quoteHint}, at most ${MAX_TTL_SECONDS} (one year), such as 600; it is ignored, so entries are served for ${settings.ttlSeconds} seconds`,
+    );
+  }
+  if (settings.enabled) warnings.push(...cacheTypeWarnings(params));
   const semantic = file?.semantic;
   if (semantic !== undefined) {
     if (semantic.enabled !== undefined) settings.semantic.enabled = semantic.enabled;
@@ -166,4 +185,26 @@ export function buildCacheSettings(
     }
   }
   return settings;
+}
+
+/** Warns about a `litellm_settings.cache` that is not a boolean, such as the string "true". */
+function cacheFlagWarning(value: unknown, enabled: boolean): string {
+  if (enabled) {
+    return `litellm_settings.cache is ${formatConfigValue(value)}, not a boolean, so it is ignored; the cache is on because airlock.cache.enabled is true. Write cache: true or cache: false without quotes`;
+  }
+  return `litellm_settings.cache is ${formatConfigValue(value)}, not the boolean true, so the cache stays off; write cache: true without quotes to turn it on`;
+}
+
+/** Reports how a LiteLLM cache type is served by the local cache; call only when the cache is on. */
+function cacheTypeWarnings(params: LiteLLMCacheParams): string[] {
+  const { type, similarity_threshold: similarityThreshold } = params;
+  if (typeof type !== 'string') return [];
+  if (SEMANTIC_TYPES.has(type)) {
+    // The semantic tier is on by default; this only reports how the type was mapped.
+    const threshold = similarityThreshold === undefined ? '' : `; its similarity_threshold ${JSON.stringify(similarityThreshold)} is not used, because it was set for another embedder`;
+    return [`litellm_settings.cache_params.type '${type}' is served by the local SQLite cache and its semantic tier${threshold}`];
+  }
+  if (!LOCAL_TYPES.has(type)) return [`litellm_settings.cache_params.type '${type}' is not supported; responses are cached in the local SQLite cache instead`];
+  if (type === 'redis' || type === 'disk') return [`litellm_settings.cache_params.type '${type}' is served by the local SQLite cache of this workstation`];
+  return [];
 }

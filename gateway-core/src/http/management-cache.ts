@@ -5,11 +5,18 @@ import type { ResponseCache } from '../pipeline/cache-step';
 import type { SqliteDatabase } from '../storage/database';
 import type { Principal } from '../storage/keys';
 import { requireAdmin } from './auth';
-import { queryText, queryTime } from './query';
+import { roundUsd } from './money';
+import { queryText, queryTime, rejectUnknownQuery } from './query';
 
 type Route = (handler: (req: Request, res: Response, principal: Principal) => Promise<void> | void) => express.RequestHandler;
 
 const DAY_MS = 86_400_000;
+
+/** Formats a time for a message; milliseconds beyond the range of Date stay a number. */
+function iso(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
+}
 
 /**
  * Adds the cache routes: settings, size and statistics (GET /cache) and invalidation by
@@ -20,8 +27,18 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
   router.get('/cache', route((req, res, principal) => {
     requireAdmin(principal);
     const query = req.query as Record<string, unknown>;
-    const until = queryTime(query, 'until') ?? Date.now();
+    rejectUnknownQuery(query, ['since', 'until'], 'use since and until, each an ISO 8601 time or milliseconds since the epoch');
+    const givenUntil = queryTime(query, 'until');
+    const until = givenUntil ?? Date.now();
     const since = queryTime(query, 'since') ?? until - 30 * DAY_MS;
+    if (since >= until) {
+      const untilShown = givenUntil === undefined ? `now, ${iso(until)}` : iso(until);
+      throw new GatewayError(
+        'invalid_value',
+        `Query parameter 'since' (${iso(since)}) must be before 'until' (${untilShown}); swap them or move since earlier.`,
+        { param: 'since' },
+      );
+    }
     const rows = deps.db
       .prepare(
         `SELECT alias, date(created_at / 1000, 'unixepoch') AS day, cache_status AS status, count(*) AS requests,
@@ -58,9 +75,9 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
       hits_semantic: count((status) => status === 'hit-semantic'),
       skips: count((status) => status === 'skip'),
       hit_rate: hits + misses === 0 ? null : hits / (hits + misses),
-      saved_usd: rows.reduce((sum, row) => sum + row.saved_usd, 0),
+      saved_usd: roundUsd(rows.reduce((sum, row) => sum + row.saved_usd, 0)),
       saved_ms: rows.reduce((sum, row) => sum + row.saved_ms, 0),
-      by_model_and_day: rows,
+      by_model_and_day: rows.map((row) => ({ ...row, saved_usd: roundUsd(row.saved_usd) })),
     });
   }));
 
@@ -68,14 +85,21 @@ export function addCacheRoutes(router: express.Router, route: Route, deps: { cac
     requireAdmin(principal);
     const query = req.query as Record<string, unknown>;
     // A misspelt filter must not turn into "remove everything".
-    const unknown = Object.keys(query).find((name) => !['namespace', 'model', 'all'].includes(name));
-    if (unknown !== undefined) {
-      throw new GatewayError('invalid_value', `Unknown query parameter '${unknown}'; use namespace, model, or all=true to remove every entry.`, { param: unknown });
+    rejectUnknownQuery(query, ['namespace', 'model', 'all'], 'use namespace, model, or all=true to remove every entry');
+    const namespace = queryText(query, 'namespace', 'namespace=team:backend');
+    const model = queryText(query, 'model', 'model=gpt-4o');
+    const all = queryText(query, 'all', 'all=true');
+    if (all !== undefined && all !== 'true') {
+      throw new GatewayError('invalid_value', `Query parameter 'all' is ${JSON.stringify(all)}; pass all=true to remove every entry, or leave it out.`, { param: 'all' });
     }
-    const namespace = queryText(query, 'namespace');
-    const model = queryText(query, 'model');
-    const all = queryText(query, 'all');
-    if (all !== undefined && all !== 'true') throw new GatewayError('invalid_value', "Query parameter 'all' must be true.", { param: 'all' });
+    // all=true with a filter is ambiguous: it could mean every entry or only the filtered ones.
+    if (all !== undefined && (namespace !== undefined || model !== undefined)) {
+      throw new GatewayError(
+        'invalid_value',
+        'Query parameter all=true cannot be combined with namespace or model; send all=true alone to remove every entry, or only the filters.',
+        { param: 'all' },
+      );
+    }
     if (namespace === undefined && model === undefined && all === undefined) {
       throw new GatewayError('invalid_value', 'Name what to remove: namespace (such as team:backend), model, or all=true for every entry.', { param: 'namespace' });
     }

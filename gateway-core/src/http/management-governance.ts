@@ -21,6 +21,7 @@ import { SCOPE_KINDS, type ScopeRef } from '../governance/scopes';
 import type { Principal } from '../storage/keys';
 import { requireAdmin } from './auth';
 import { readJsonBody } from './body';
+import { roundUsd } from './money';
 import { queryLimit, queryText, queryTime } from './query';
 
 type Route = (handler: (req: Request, res: Response, principal: Principal) => Promise<void> | void) => express.RequestHandler;
@@ -129,7 +130,7 @@ export function addGovernanceRoutes(router: express.Router, route: Route, deps: 
     const budgetId = queryText(query, 'budget_id');
     const since = queryTime(query, 'since');
     const list = events.list({ limit: queryLimit(query), ...(budgetId === undefined ? {} : { budgetId }), ...(since === undefined ? {} : { since }) });
-    res.json({ object: 'list', data: list });
+    res.json({ object: 'list', data: list.map((event) => ({ ...event, spentUsd: roundUsd(event.spentUsd) })) });
   }));
 
   router.get('/spend', route((req, res, principal) => {
@@ -154,11 +155,11 @@ export function addGovernanceRoutes(router: express.Router, route: Route, deps: 
       data: rows.map((row) => ({
         month: row.month,
         team: row.teamId,
-        would_have_cost_usd: row.wouldHaveCostUsd,
-        cost_usd: row.costUsd,
-        saved_usd: row.savedUsd,
-        cache_saved_usd: row.cacheSavedUsd,
-        routing_saved_usd: row.routingSavedUsd,
+        would_have_cost_usd: roundUsd(row.wouldHaveCostUsd),
+        cost_usd: roundUsd(row.costUsd),
+        saved_usd: roundUsd(row.savedUsd),
+        cache_saved_usd: roundUsd(row.cacheSavedUsd),
+        routing_saved_usd: roundUsd(row.routingSavedUsd),
         requests: row.requests,
         cache_hits: row.cacheHits,
       })),
@@ -251,11 +252,11 @@ function statusJson(status: BudgetStatus): Record<string, unknown> {
       in_force: status.inForce,
       start: iso(status.periodStart),
       resets_at: iso(status.resetAt),
-      spent_usd: status.spentUsd,
-      reserved_usd: status.reservedUsd,
-      remaining_usd: status.remainingUsd,
+      spent_usd: roundUsd(status.spentUsd),
+      reserved_usd: roundUsd(status.reservedUsd),
+      remaining_usd: roundUsd(status.remainingUsd),
       percent_used: Number.isFinite(status.percentUsed) ? status.percentUsed : null,
-      forecast_usd: status.forecast.projectedUsd,
+      forecast_usd: roundUsd(status.forecast.projectedUsd),
       exhausts_at: status.forecast.exhaustsAt === null ? null : iso(status.forecast.exhaustsAt),
     },
   };
@@ -264,9 +265,9 @@ function statusJson(status: BudgetStatus): Record<string, unknown> {
 function spendJson(row: SpendRow): Record<string, unknown> {
   return {
     group: row.group,
-    cost_usd: row.costUsd,
-    would_have_cost_usd: row.wouldHaveCostUsd,
-    saved_usd: row.savedUsd,
+    cost_usd: roundUsd(row.costUsd),
+    would_have_cost_usd: roundUsd(row.wouldHaveCostUsd),
+    saved_usd: roundUsd(row.savedUsd),
     requests: row.requests,
     cache_hits: row.cacheHits,
     unpriced_requests: row.unpricedRequests,

@@ -2,14 +2,32 @@ import { GatewayError } from '../errors';
 
 const maxPageSize = 500;
 
-/** Returns a query parameter given once as non-empty text, or undefined when absent. */
-export function queryText(query: Record<string, unknown>, name: string): string | undefined {
+/**
+ * Returns a query parameter given once as non-empty text, or undefined when absent. `example`,
+ * such as "namespace=team:backend", completes the error for an empty value.
+ */
+export function queryText(query: Record<string, unknown>, name: string, example?: string): string | undefined {
   const value = query[name];
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') {
-    throw new GatewayError('invalid_value', `Query parameter '${name}' must be given once, as text.`, { param: name });
+  if (Array.isArray(value)) {
+    throw new GatewayError('invalid_value', `Query parameter '${name}' is given ${value.length} times; give it once.`, { param: name });
+  }
+  if (typeof value !== 'string') {
+    throw new GatewayError('invalid_value', `Query parameter '${name}' must be plain text, such as ${example ?? `${name}=value`}.`, { param: name });
+  }
+  if (value === '') {
+    const fix = example === undefined ? 'give it a value' : `give a value such as ${example}`;
+    throw new GatewayError('invalid_value', `Query parameter '${name}' is empty; ${fix}, or leave the parameter out.`, { param: name });
   }
   return value;
+}
+
+/** Throws invalid_value for the first query parameter not in `known`, listing the known ones. */
+export function rejectUnknownQuery(query: Record<string, unknown>, known: readonly string[], usage: string): void {
+  const unknown = Object.keys(query).find((name) => !known.includes(name));
+  if (unknown !== undefined) {
+    throw new GatewayError('invalid_value', `Unknown query parameter '${unknown}'; ${usage}.`, { param: unknown });
+  }
 }
 
 /** Returns a time query parameter given as ISO 8601 or milliseconds since the epoch. */
