@@ -29,7 +29,7 @@ const pairs = readPairs('pairs.jsonl');
  * Each set was written by someone who had not read the lexical rules. The rules were adjusted
  * on the false hits of every set but the last, so only the last one is a true hold-out.
  */
-const LABELED_SETS = ['pairs.jsonl', 'holdout-pairs.jsonl', 'holdout2-pairs.jsonl', 'holdout3-pairs.jsonl'];
+const LABELED_SETS = ['pairs.jsonl', 'holdout-pairs.jsonl', 'holdout2-pairs.jsonl', 'holdout3-pairs.jsonl', 'holdout4-pairs.jsonl'];
 
 describe('labeled pairs fixture', () => {
   it('has at least 300 pairs with unique ids', () => {
