@@ -249,3 +249,24 @@ describe('opt-in cache', () => {
   });
 });
 
+describe('cache ttl from the body', () => {
+  it('never outlives the configured ttl', async () => {
+    const short = await startTestGateway({
+      model_list: [{ model_name: 'gpt-4o', litellm_params: { model: 'openai/gpt-4o', api_base: cloud.url, api_key: 'sk-stub' } }],
+      airlock: { cache: { enabled: true, ttl_seconds: 1, semantic: { enabled: false } } },
+    });
+    try {
+      const openai = new OpenAI({ baseURL: `${short.url}/v1`, apiKey: short.userKey, maxRetries: 0 });
+      const question = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Keep this for a year' }], cache: { ttl: 31_536_000 } };
+      numbered();
+      await openai.chat.completions.create(question as never);
+      await pause(1100);
+      numbered();
+      const later = await openai.chat.completions.create(question as never).withResponse();
+      expect(later.response.headers.get('x-airlock-cache')).toBe('miss');
+    } finally {
+      await short.stop();
+    }
+  });
+});
+

@@ -85,6 +85,9 @@ describe('cache keys', () => {
     const cleared = await admin('DELETE', '/cache?model=claude-opus-4-1');
     expect(cleared.json.removed).toBe(1);
     expect((await ask('claude-3-5-haiku-20241022')).response.headers.get('x-airlock-cache')).toBe('hit-exact');
+    const wildcard = await admin('DELETE', '/cache?model=claude-*');
+    expect(wildcard.json.removed).toBe(1);
+    expect((await ask('claude-3-5-haiku-20241022')).response.headers.get('x-airlock-cache')).toBe('miss');
   });
 
   it('includes the anthropic-beta header', async () => {
@@ -136,7 +139,8 @@ describe('redacted answers', () => {
 
   it('are not stored when the guard still finds a value', async () => {
     cloud.next((request, res) => sendJson(res, 200, completion(String(request.body.model), 'Write to ops.lead@acme-corp.net about [PROJECT_CODENAME_1].')));
-    await openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Who owns Nightjar?' }] });
+    const first = await openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Who owns Nightjar?' }] }).withResponse();
+    expect(first.response.headers.get('x-airlock-cache')).toBe('miss; not stored: the guard finds a value in the answer');
     numbered();
     const again = await openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Who owns Nightjar?' }] }).withResponse();
     expect(again.response.headers.get('x-airlock-cache')).toBe('miss');
@@ -175,6 +179,19 @@ describe('hit and miss reporting', () => {
     const fallback = await openai().chat.completions.create({ model: 'gpt-down', messages: [{ role: 'user', content: 'Falls back' }] }).withResponse();
     expect(fallback.response.headers.get('x-airlock-fallback-from')).toBe('gpt-down');
     expect(fallback.response.headers.get('x-airlock-cache')).toBe('miss; not stored: answered by a fallback model');
+  });
+});
+
+describe('spend of cache hits', () => {
+  it('is grouped under the model that wrote the answer', async () => {
+    numbered();
+    await openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Spend by model probe' }] });
+    const hit = await openai().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Spend by model probe' }] }).withResponse();
+    expect(hit.response.headers.get('x-airlock-cache')).toBe('hit-exact');
+    const spend = await admin('GET', '/spend?by=model');
+    const rows = spend.json.data as Array<{ group: string | null; cache_hits: number }>;
+    expect(rows.find((row) => row.group === 'gpt-4o')?.cache_hits).toBeGreaterThanOrEqual(1);
+    expect(rows.filter((row) => row.group === null && row.cache_hits > 0)).toEqual([]);
   });
 });
 

@@ -191,11 +191,22 @@ describe('content words check', () => {
       ['What is 5!?', 'What is 5?'],
       ['What does rm -rf / do?', 'What does rm -rf ./ do?'],
       ['What is your name?', 'What is my name?'],
+      ['Delete its child nodes', 'Delete my child nodes'],
+      ['Regex for matching [a-z]+', 'Regex for matching [A-Z]+'],
+      ['What does %m mean in strftime?', 'What does %M mean in strftime?'],
+      ['What does X mean in chmod?', 'What does x mean in chmod?'],
+      ['What does Map do in JavaScript?', 'What does map do in JavaScript?'],
+      ['What is PATH in Linux?', 'What is path in Linux?'],
     ];
     for (const [query, candidate] of different) {
       expect(compareSignatures(extractSignature(query), extractSignature(candidate)).equal, query).toBe(false);
     }
     expect(mismatchFields('Is user.name() a method?', 'Is user.name a method?', 'content_words')).toContain('identifiers');
+  });
+
+  it('lower-cases only a capitalized sentence start', () => {
+    expect(contentMismatch('Reverse a list. Then sort it', 'reverse a list. then sort it')).toBe(false);
+    expect(extractSignature('PATH is empty').content).toEqual(['PATH', 'empty']);
   });
 
   it('reads punctuation after a removed name as a sentence end', () => {

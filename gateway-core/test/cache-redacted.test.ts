@@ -301,7 +301,7 @@ describe('store_redacted on', () => {
       const { response } = await client.chat.completions
         .create({ model: 'local-llama', messages: [{ role: 'user', content: `Is ${AWS_KEY} still in use?` }] })
         .withResponse();
-      expect(response.headers.get('x-airlock-cache')).toBe('skip; reason=guard');
+      expect(response.headers.get('x-airlock-cache')).toBe('skip; reason=guard (a finding that policy blocks or keeps on local models)');
     }
     expect(ollama.requests.length).toBe(before + 2);
   });

@@ -131,6 +131,14 @@ describe('config values', () => {
     expect(unknownMode.warnings).toContain('litellm_settings.cache_params.mode "sometimes" is not supported; use default_on or default_off');
   });
 
+  it('reports LiteLLM cache params it does not use', () => {
+    const built = build({ litellm_settings: { cache: true, cache_params: { type: 'redis', namespace: 'myns', supported_call_types: ['acompletion'] } } });
+    expect(built.warnings).toContain('litellm_settings.cache_params namespace, supported_call_types are not used: this gateway keeps its cache in local SQLite');
+    const overridden = build({ litellm_settings: { cache: true }, airlock: { cache: { enabled: false } } });
+    expect(overridden.cache.enabled).toBe(false);
+    expect(overridden.warnings).toContain('litellm_settings.cache is true, but airlock.cache.enabled false turns the cache off');
+  });
+
   it('reads airlock.cache.store_redacted', () => {
     expect(build({}).cache.storeRedacted).toBe(false);
     expect(build({ airlock: { cache: { enabled: true } } }).cache.storeRedacted).toBe(false);

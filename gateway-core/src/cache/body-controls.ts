@@ -16,7 +16,7 @@ export interface BodyCacheControls {
    * opt-in only; null when the field is absent.
    */
   useCache: boolean | null;
-  /** `ttl`: seconds the new response is served, in place of the configured time to live. */
+  /** `ttl`: seconds the new response is served; the request path caps it at the configured time to live. */
   ttlSeconds: number | null;
   /** `s-maxage`: the oldest cached response, in seconds, this request accepts. */
   maxAgeSeconds: number | null;
@@ -28,6 +28,12 @@ const KNOWN_FIELDS = ['no-cache', 'no-store', 'use-cache', 'ttl', 's-maxage', 'n
 const MAX_SECONDS = 31_536_000;
 const NAMESPACE_PATTERN = /^[\w.:-]{1,64}$/;
 
+/** Formats a client's value for an error message: numbers as written, others as JSON, cut at 80 characters. */
+function shown(value: unknown): string {
+  const text = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
 function invalid(field: string, message: string): GatewayError {
   return new GatewayError('invalid_value', message, { param: `cache.${field}` });
 }
@@ -35,7 +41,7 @@ function invalid(field: string, message: string): GatewayError {
 function readFlag(controls: Record<string, unknown>, field: string): boolean {
   const value = controls[field];
   if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw invalid(field, `Invalid cache.${field} ${JSON.stringify(value)}: expected true or false.`);
+  if (typeof value !== 'boolean') throw invalid(field, `Invalid cache.${field} ${shown(value)}: expected true or false.`);
   return value;
 }
 
@@ -44,7 +50,7 @@ function readSeconds(controls: Record<string, unknown>, field: string): number |
   if (value === undefined || value === null) return null;
   // Fractions are allowed, as in airlock.cache.ttl_seconds.
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_SECONDS) {
-    throw invalid(field, `Invalid cache.${field} ${JSON.stringify(value)}: expected a number of seconds from 0 to ${MAX_SECONDS}, such as 600 or 1.5.`);
+    throw invalid(field, `Invalid cache.${field} ${shown(value)}: expected a number of seconds from 0 to ${MAX_SECONDS}, such as 600 or 1.5.`);
   }
   return value;
 }
@@ -58,21 +64,21 @@ export function takeBodyCacheControls(body: Record<string, unknown>): BodyCacheC
   const controls = body.cache;
   delete body.cache;
   if (typeof controls !== 'object' || controls === null || Array.isArray(controls)) {
-    throw new GatewayError('invalid_value', `Invalid cache ${JSON.stringify(controls)}: expected an object such as {"no-cache": true}.`, { param: 'cache' });
+    throw new GatewayError('invalid_value', `Invalid cache ${shown(controls)}: expected an object such as {"no-cache": true}.`, { param: 'cache' });
   }
   const fields = controls as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((field) => !KNOWN_FIELDS.includes(field));
   if (unknown.length > 0) {
-    throw invalid(unknown[0]!, `Unknown cache field ${JSON.stringify(unknown[0])}: expected one of ${KNOWN_FIELDS.join(', ')}.`);
+    throw invalid(unknown[0]!, `Unknown cache field ${shown(unknown[0])}: expected one of ${KNOWN_FIELDS.join(', ')}.`);
   }
 
   const namespace = fields.namespace;
   if (namespace !== undefined && namespace !== null && (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace))) {
-    throw invalid('namespace', `Invalid cache.namespace ${JSON.stringify(namespace)}: expected 1 to 64 letters, digits, '.', ':', '_' or '-'.`);
+    throw invalid('namespace', `Invalid cache.namespace ${shown(namespace)}: expected 1 to 64 letters, digits, '.', ':', '_' or '-'.`);
   }
   const useCache = fields['use-cache'];
   if (useCache !== undefined && typeof useCache !== 'boolean') {
-    throw invalid('use-cache', `Invalid cache.use-cache ${JSON.stringify(useCache)}: expected true or false.`);
+    throw invalid('use-cache', `Invalid cache.use-cache ${shown(useCache)}: expected true or false.`);
   }
 
   return {

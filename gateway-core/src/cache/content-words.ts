@@ -20,10 +20,11 @@
  * "why" and "when" are content, while "to", "in", "with" and "and" are not.
  */
 const IGNORABLE_WORDS = new Set([
-  // Articles, pronouns and demonstratives. "your" stays, because "my name" and "your name" ask
-  // about different people, while "you" is mostly the framing of "can you".
-  'a', 'an', 'the', 'i', 'me', 'my', 'mine', 'myself', 'we', 'us', 'our', 'you', 'it', 'its',
-  'this', 'that', 'these', 'those', 'there', 'here', 'someone', 'somebody',
+  // Articles, pronouns and demonstratives. The asker's own "my" and "our" may go, but "your",
+  // "its" and "their" stay, because "my name" and "your name" ask about different things. "you"
+  // goes, because it is mostly the framing of "can you".
+  'a', 'an', 'the', 'i', 'me', 'my', 'mine', 'myself', 'we', 'us', 'our', 'you', 'it', 'this',
+  'that', 'these', 'those', 'there', 'here', 'someone', 'somebody',
   // Auxiliary verbs, and the modal verbs a paraphrase swaps freely. "should", "must" and "may"
   // stay, because "should I" asks for advice and "can I" asks what is possible. The "ca" and "wo"
   // are what remains of "can't" and "won't" once their "not" is split off.
@@ -98,13 +99,19 @@ export const REMOVED = '\uE000';
 
 const WORD = /[\p{L}\p{N}_]+(?:'\p{L}+)?/gu;
 const SENTENCE_PUNCTUATION = /^[.,;:?!"'”’»“‘«()]+$/u;
+const SENTENCE_END = /[.?!:][)"'”’»\]]*$/u;
+/** A word with only its first letter in upper case, which a sentence start explains. */
+const CAPITALIZED = /^\p{Lu}[\p{Ll}\p{N}_']*$/u;
 /** Characters of plain prose words; a chunk with any other character is read as code. */
 const PROSE_CHUNK = /^[\p{L}\p{N}\p{M}_'-]+$/u;
 const HAS_WORD_CHARACTER = /[\p{L}\p{N}]/u;
 
 /**
- * Returns the content tokens of prose in order, lower-cased. The caller removes code, quotes,
- * paths, identifiers and technology names first, because those are compared on their own.
+ * Returns the content tokens of prose in order. The caller removes code, quotes, paths,
+ * identifiers and technology names first, because those are compared on their own.
+ *
+ * Letter case is kept, because "Map" and "map", "PATH" and "path" or "%m" and "%M" differ. Only a
+ * capitalized word that starts a sentence is lower-cased.
  *
  * The prose is read in whitespace-separated chunks. A chunk of letters, digits, hyphens and
  * apostrophes gives its words, minus the ignorable ones. Any other chunk is kept whole as one
@@ -113,8 +120,11 @@ const HAS_WORD_CHARACTER = /[\p{L}\p{N}]/u;
  */
 export function contentWords(prose: string): string[] {
   const words: string[] = [];
-  for (const markedChunk of prose.toLowerCase().split(/\s+/u)) {
+  let sentenceStart = true;
+  for (const markedChunk of prose.split(/\s+/u)) {
     const rawChunk = markedChunk.replaceAll(REMOVED, '');
+    const atStart = sentenceStart;
+    if (markedChunk !== '') sentenceStart = SENTENCE_END.test(markedChunk);
     if (rawChunk === '') continue;
     // Punctuation left after a removed name ends that name's sentence, as "?" in "in Python?".
     if (rawChunk !== markedChunk && SENTENCE_PUNCTUATION.test(rawChunk)) continue;
@@ -124,10 +134,14 @@ export function contentWords(prose: string): string[] {
       words.push(chunk);
       continue;
     }
+    let first = atStart;
     for (const match of chunk.matchAll(WORD)) {
       for (const word of splitContraction(match[0])) {
-        if (IGNORABLE_WORDS.has(word)) continue;
-        words.push(SAME_WORDS[word] ?? word);
+        const lower = word.toLowerCase();
+        const asWritten = first && CAPITALIZED.test(word) ? lower : word;
+        first = false;
+        if (IGNORABLE_WORDS.has(lower)) continue;
+        words.push(SAME_WORDS[lower] ?? asWritten);
       }
     }
   }

@@ -215,7 +215,11 @@ export class CacheStore {
       where.push("(namespace = @namespace OR (namespace LIKE 'sub:%' AND substr(namespace, instr(namespace, '@') + 1) = @namespace))");
       params.namespace = filter.namespace;
     }
-    if (filter.alias !== undefined) {
+    if (filter.alias !== undefined && filter.alias.includes('*')) {
+      // A wildcard model_name such as claude-* clears the answers of every id it served.
+      where.push("alias LIKE @alias ESCAPE '\\'");
+      params.alias = filter.alias.replace(/[\\%_]/g, '\\$&').replaceAll('*', '%');
+    } else if (filter.alias !== undefined) {
       where.push('alias = @alias');
       params.alias = filter.alias;
     }

@@ -61,6 +61,8 @@ export interface CacheHitInput {
   alias: string;
   requestedModel: string;
   wouldHaveCostUsd: number | null;
+  /** The provider model that wrote the stored answer, for spend by model; null when unknown. */
+  model?: string | null;
 }
 
 export interface ScopeSpend {
@@ -231,7 +233,7 @@ export class SpendLedger {
       alias: input.alias,
       requestedModel: input.requestedModel,
       deploymentId: null,
-      model: null,
+      model: input.model ?? null,
       reservedUsd: 0,
       costUsd: 0,
       estimated: false,

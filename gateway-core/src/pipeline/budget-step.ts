@@ -138,7 +138,7 @@ export class BudgetGate {
   }
 
   /** Records a cache hit: $0 spent, and what the stored response cost as savings. */
-  recordCacheHit(alias: string, originalCostUsd: number | null): void {
+  recordCacheHit(alias: string, originalCostUsd: number | null, model: string | null = null): void {
     if (this.principal === null) return;
     const result = this.governance.admission.recordCacheHit({
       requestId: this.ctx.id,
@@ -146,6 +146,7 @@ export class BudgetGate {
       alias,
       requestedModel: this.request.requestedModel,
       wouldHaveCostUsd: originalCostUsd,
+      model,
     });
     if (!result.persisted) this.ctx.flags.add('ledger_write_pending');
   }

@@ -12,8 +12,7 @@ import type { DescribedQuery, SemanticQuery, SemanticSource, SemanticTier } from
 import type { CacheEntry, CacheStore } from '../cache/store';
 import type { RequestScan } from '../guard/guard';
 import type { RedactionMapping } from '../guard/redact';
-import { canonicalUsageToOpenAI } from '../formats/openai-chat/usage';
-import { redactResponseBody, restoreResponseBody } from '../guard/restore';
+import { restoreResponseBody } from '../guard/restore';
 import type { DestinationClass } from '../models/table';
 import type { WireFormat } from '../providers/types';
 import type { RequestContext } from './context';
@@ -35,7 +34,7 @@ export type CacheDecision =
       key: string;
       namespace: string;
       alias: string;
-      /** The model name the request asked for, under which the response is stored and cleared. */
+      /** The model name the response is stored and cleared under: the resolved model_name, or for a wildcard entry the requested id. */
       model: string;
       deploymentIds: string[];
       /** The request headers in the key (HEADERS_IN_THE_KEY), lower-cased values. */
@@ -101,7 +100,8 @@ export function decideCache(
   const ownerNamespace = cacheNamespace(cache.settings.namespace, ctx.principal);
   // A namespace from the body only narrows the owner's, so it can never reach another team's entries.
   const namespace = bodyControls?.namespace ? subNamespace(ownerNamespace, bodyControls.namespace) : ownerNamespace;
-  const ttlSeconds = bodyControls?.ttlSeconds ?? cache.settings.ttlSeconds;
+  // A request may shorten the configured time to live but never extend it.
+  const ttlSeconds = Math.min(bodyControls?.ttlSeconds ?? cache.settings.ttlSeconds, cache.settings.ttlSeconds);
   // A wildcard entry's deployments share one id but send the requested model id, so both count.
   const deploymentIds = plan.primary.map((deployment) => `${deployment.id}=${deployment.model}`);
   const keyHeaders = Object.fromEntries(
@@ -113,7 +113,8 @@ export function decideCache(
     key,
     namespace,
     alias: plan.alias,
-    model: request.alias,
+    // auto stores under the model it routed to, and a wildcard entry under the id requested.
+    model: plan.alias.includes('*') ? request.alias : plan.alias,
     deploymentIds,
     headers: keyHeaders,
     maxAgeMs: maxAges.length > 0 ? Math.min(...maxAges) * 1000 : null,
@@ -143,7 +144,7 @@ function guardedCacheBody(
   scan: RequestScan,
 ): { body: Record<string, unknown>; mapping: RedactionMapping } | { skip: string } {
   const decisions = [scan.decision('cloud'), scan.decision('local')];
-  if (decisions.some((decision) => decision.blocking.length + decision.routeLocal.length > 0)) return { skip: 'guard' };
+  if (decisions.some((decision) => decision.blocking.length + decision.routeLocal.length > 0)) return { skip: 'guard (a finding that policy blocks or keeps on local models)' };
   if (decisions.every((decision) => decision.redacting.length === 0)) return { body: request.body, mapping: NO_MAPPING };
   if (!settings.storeRedacted) return { skip: 'guard redaction (set airlock.cache.store_redacted: true to cache redacted requests)' };
 
@@ -228,22 +229,10 @@ export async function semanticLookup(
   return { hit: { entry, score: found.score }, state, skip: null };
 }
 
-/**
- * Returns why a response the provider is about to return will not be stored, or null when it
- * will be. Known once the attempts ran, before the response is written.
- */
-export function notStoredReason(ctx: RequestContext, decision: CacheDecision & { kind: 'use' }): string | null {
-  if (!decision.store) return decision.ttlSeconds > 0 ? 'cache: no-store' : 'cache: ttl 0';
-  if (ctx.fallbackFrom !== null) return 'answered by a fallback model';
-  if (ctx.budgetDowngradedFrom !== null) return "answered by a budget's downgrade model";
-  return null;
-}
-
-/** Adds to x-airlock-cache: miss why the response will not be stored, when it will not. */
-export function setMissHeader(res: ServerResponse, ctx: RequestContext, cached: CacheDecision | null): void {
-  if (cached?.kind !== 'use') return;
-  const reason = notStoredReason(ctx, cached);
-  if (reason !== null) setCacheHeader(res, `miss; not stored: ${reason}`);
+/** Returns the model that wrote a stored answer, as the provider named it, or the entry's model name. */
+export function storedModelOf(entry: CacheEntry): string {
+  const model = entry.response.model;
+  return typeof model === 'string' && /^[\x20-\x7e]+$/.test(model) ? model : entry.alias;
 }
 
 /** Sets x-airlock-cache: hit-exact, miss, or skip with its reason. */
@@ -306,10 +295,9 @@ export function serveHit(
 ): void {
   const status = semanticScore === null ? 'hit-exact' : 'hit-semantic';
   ctx.cacheStatus = status;
-  ctx.cacheHitOf = { costUsd: entry.costUsd, latencyMs: entry.latencyMs };
-  // The model that wrote the stored answer, as the provider named it.
-  const storedModel = entry.response.model;
-  res.setHeader('x-airlock-model', typeof storedModel === 'string' && /^[\x20-\x7e]+$/.test(storedModel) ? storedModel : entry.alias);
+  const model = storedModelOf(entry);
+  ctx.cacheHitOf = { costUsd: entry.costUsd, latencyMs: entry.latencyMs, model };
+  res.setHeader('x-airlock-model', model);
   ctx.usage = entry.usage;
   ctx.costUsd = 0;
   ctx.flags.add('cache_hit');
@@ -333,59 +321,4 @@ export function serveHit(
   const text = surface.format === 'openai-chat' ? replayOpenAIStream(response, includeUsage) : replayAnthropicStream(response);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   res.end(text);
-}
-
-/**
- * Stores a successful response. A failed write is logged and never fails the request.
- * `containsFinding` reports whether the guard finds anything in a text; a redacted request's
- * response is not stored when the guard still finds something in its stored form.
- */
-export function storeAnswer(
-  cache: ResponseCache,
-  ctx: RequestContext,
-  surface: ChatSurface,
-  cached: CacheDecision & { kind: 'use' },
-  body: Record<string, unknown>,
-  semantic: SemanticState | null,
-  containsFinding: (text: string) => boolean,
-): void {
-  // The key names the requested model and its deployments, so a response from a fallback or a
-  // budget's downgrade model would later be served as that model's response.
-  if (notStoredReason(ctx, cached) !== null) return;
-  try {
-    // `body` is what the client received, with this request's values restored. The stored copy
-    // gets its placeholders back by replacing each value. Keeping the pre-restore form instead
-    // would need a second stream encoder, because a stream is restored event by event before it
-    // is encoded and the cache receives only the encoded text the client got. Replacing also
-    // catches a value that reached the response without a placeholder.
-    const response = cached.mapping.size === 0 ? body : redactResponseBody(structuredClone(body), cached.mapping);
-    if (cached.mapping.size > 0 && containsFinding(JSON.stringify(response))) {
-      ctx.log.info('response to a redacted request not cached: the guard still finds a value in it');
-      return;
-    }
-    // A stream whose client did not ask for usage assembles into a body without it, and every
-    // later hit, streamed or not, should report the tokens the answer took.
-    if (surface.format === 'openai-chat' && response.usage === undefined && ctx.usage !== null) {
-      response.usage = canonicalUsageToOpenAI(ctx.usage);
-    }
-    const semanticFields =
-      semantic === null
-        ? undefined
-        : { semanticKey: semantic.query.semanticKey, embedding: semantic.vector, signature: JSON.stringify(semantic.signature), contentKey: semantic.contentKey };
-    const stored = cache.store.put({
-      ...(semanticFields === undefined ? {} : { semantic: semanticFields }),
-      key: cached.key,
-      namespace: cached.namespace,
-      alias: cached.model,
-      format: surface.format,
-      response,
-      usage: ctx.usage,
-      costUsd: ctx.costUsd,
-      latencyMs: ctx.elapsedMs(),
-      ttlSeconds: cached.ttlSeconds,
-    });
-    if (stored && semantic !== null) cache.semantic?.add(semantic.query.semanticKey, cached.key, semantic.vector);
-  } catch (error) {
-    ctx.log.error({ err: error }, 'failed to store the response in the response cache');
-  }
 }

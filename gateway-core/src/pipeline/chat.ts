@@ -12,7 +12,8 @@ import { runAttempts, type AttemptCall } from './attempts';
 import type { RequestContext } from './context';
 import { assembleStream } from '../cache/assemble';
 import { takeBodyCacheControls, type BodyCacheControls } from '../cache/body-controls';
-import { answerFromCache, decideCache, setMissHeader, storeAnswer, type ResponseCache, type SemanticState } from './cache-step';
+import { answerFromCache, decideCache, storedModelOf, type ResponseCache, type SemanticState } from './cache-step';
+import { planStore, setMissHeader, storeAnswer } from './cache-write';
 import { BudgetGate, detectPromptCaching, requestedChoices, requestedOutputLimit } from './budget-step';
 import { attemptRequestFor, guardFirst, routeLocalPlan, setGuardHeaders, type AttemptRequest } from './guard-step';
 import type { Router } from './router';
@@ -97,6 +98,7 @@ async function runChat(
   gate: BudgetGate,
 ): Promise<void> {
   const { forwarded, requestHeaders, bodyControls } = controls;
+  const containsFinding = (text: string): boolean => deps.guard.scrub(text) !== text;
   let plan = deps.router.plan({ ...routeRequest, requested: request.alias, routingInput: () => routingInput(ctx, request) });
 
   const scan = deps.guard.scanRequest(surface.format, request.body);
@@ -114,7 +116,7 @@ async function runChat(
   const cached = deps.cache.settings.enabled ? decideCache(deps.cache, ctx, surface, request, plan, scan, requestHeaders, bodyControls) : null;
   let semanticState: SemanticState | null = null;
   if (cached !== null) {
-    const answer = await answerFromCache(deps.cache, ctx, surface, request, cached, res, (entry) => gate.recordCacheHit(plan.alias, entry.costUsd));
+    const answer = await answerFromCache(deps.cache, ctx, surface, request, cached, res, (entry) => gate.recordCacheHit(plan.alias, entry.costUsd, storedModelOf(entry)));
     if (answer.served) return;
     semanticState = answer.semantic;
   }
@@ -134,11 +136,11 @@ async function runChat(
     // The spend is written before the client gets the response, so a crash cannot lose it.
     gate.settle(deployment);
     setRouteHeaders(res, ctx, deployment);
-    setMissHeader(res, ctx, cached);
+    const store = planStore(deps.cache, ctx, surface, cached, value.body, semanticState, containsFinding, res);
     setEmulatedHeader(res, value.emulated);
     ctx.markFirstToken();
     writeJson(ctx, res, 200, value.body);
-    if (cached?.kind === 'use') storeAnswer(deps.cache, ctx, surface, cached, value.body, semanticState, (text) => deps.guard.scrub(text) !== text);
+    store();
     return;
   }
 
@@ -166,7 +168,7 @@ async function runChat(
   }
   if (completed && tap !== null && tap.length <= tap.limit && cached?.kind === 'use') {
     const whole = assembleStream(surface.format, tap.chunks.join(''));
-    if (whole !== null) storeAnswer(deps.cache, ctx, surface, cached, whole, semanticState, (text) => deps.guard.scrub(text) !== text);
+    if (whole !== null) storeAnswer(deps.cache, ctx, surface, cached, whole, semanticState, containsFinding);
   }
 }
 

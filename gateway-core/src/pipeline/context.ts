@@ -52,7 +52,7 @@ export class RequestContext {
   /** What the response cache did: hit-exact, miss or skip; null when it was not consulted. */
   cacheStatus: string | null = null;
   /** For a cache hit, the cost and the response time in milliseconds of the response it served. */
-  cacheHitOf: { costUsd: number | null; latencyMs: number } | null = null;
+  cacheHitOf: { costUsd: number | null; latencyMs: number; model: string } | null = null;
   /** The strongest guard action, filled in when the request finishes. */
   guardAction: string | null = null;
 
@@ -84,7 +84,7 @@ export class RequestContext {
       inboundApi: this.inboundApi,
       alias: this.alias,
       provider: this.deployment?.providerLabel ?? null,
-      providerModel: this.deployment?.model ?? null,
+      providerModel: this.deployment?.model ?? this.cacheHitOf?.model ?? null,
       deploymentId: this.deployment?.id ?? null,
       stream: this.stream,
       httpStatus: this.httpStatus,
