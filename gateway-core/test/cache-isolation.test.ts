@@ -52,6 +52,7 @@ beforeAll(async () => {
     model_list: [
       { model_name: 'gpt-4o', litellm_params: { model: 'openai/gpt-4o', api_base: cloud.url, api_key: 'sk-stub' } },
       { model_name: 'claude-*', litellm_params: { model: 'anthropic/claude-*', api_base: anthropic.url, api_key: 'sk-stub' } },
+      { model_name: 'claude-named', litellm_params: { model: 'anthropic/claude-sonnet-4-5', api_base: anthropic.url, api_key: 'sk-stub' } },
       { model_name: 'gpt-down', litellm_params: { model: 'openai/gpt-4o', api_base: await refusedUrl('/v1'), api_key: 'sk-stub' } },
     ],
     router_settings: { fallbacks: [{ 'gpt-down': ['gpt-4o'] }] },
@@ -85,9 +86,12 @@ describe('cache keys', () => {
     const cleared = await admin('DELETE', '/cache?model=claude-opus-4-1');
     expect(cleared.json.removed).toBe(1);
     expect((await ask('claude-3-5-haiku-20241022')).response.headers.get('x-airlock-cache')).toBe('hit-exact');
+    // A configured name that merely starts like the wildcard keeps its answers.
+    await ask('claude-named');
     const wildcard = await admin('DELETE', '/cache?model=claude-*');
     expect(wildcard.json.removed).toBe(1);
     expect((await ask('claude-3-5-haiku-20241022')).response.headers.get('x-airlock-cache')).toBe('miss');
+    expect((await ask('claude-named')).response.headers.get('x-airlock-cache')).toBe('hit-exact');
   });
 
   it('includes the anthropic-beta header', async () => {

@@ -197,6 +197,9 @@ describe('content words check', () => {
       ['What does X mean in chmod?', 'What does x mean in chmod?'],
       ['What does Map do in JavaScript?', 'What does map do in JavaScript?'],
       ['What is PATH in Linux?', 'What is path in Linux?'],
+      ['What does $? contain in a bash script?', 'What does $! contain in a bash script?'],
+      ['Explain $? in a shell script', 'Explain $- in a shell script'],
+      ['Explain $? in a shell script', 'Explain $ in a shell script'],
     ];
     for (const [query, candidate] of different) {
       expect(compareSignatures(extractSignature(query), extractSignature(candidate)).equal, query).toBe(false);

@@ -106,6 +106,9 @@ const PATH_PATTERN = new RegExp(
   ].join('|'),
   'giu',
 );
+// Shell special parameters such as $? (exit status) and $! (last background process): the
+// identifier pattern would take the "$" alone and leave the "?" as sentence punctuation.
+const SHELL_PARAMETER_PATTERN = /(?<![\p{L}\p{N}_$])\$[?!#@*$\-](?![\p{L}\p{N}_])/gu;
 const FLAG_PATTERN = new RegExp(String.raw`${BEFORE}(?<![-\w])--?[A-Za-z][\w-]*(?:=[^\s]+)?`, 'gu');
 const IDENTIFIER_PATTERN = /[\p{L}_$][\p{L}\p{N}_$]*(?:\.[\p{L}_$][\p{L}\p{N}_$]*)*(?:\(\))?/gu;
 const LATIN_ABBREVIATIONS = new Set(['e.g', 'i.e', 'etc', 'vs', 'a.k.a']);
@@ -157,6 +160,9 @@ export function extractSignature(text: string): LexicalSignature {
     },
     (match) => isPath(stripTrailingPunctuation(match[0])),
   );
+  rest = takeMatches(rest, SHELL_PARAMETER_PATTERN, (match) => {
+    identifiers.push(match[0]);
+  });
   rest = takeMatches(rest, FLAG_PATTERN, (match) => {
     identifiers.push(match[0]);
   });

@@ -60,6 +60,8 @@ export interface NewCacheEntry {
   latencyMs: number;
   /** Seconds the entry may be served. */
   ttlSeconds: number;
+  /** The configured model_name, when it differs from alias (a wildcard entry's name). */
+  modelName?: string;
   semantic?: SemanticFields;
 }
 
@@ -114,12 +116,13 @@ export class CacheStore {
       get: db.prepare<[string], EntryRow>('SELECT * FROM cache_entries WHERE key = ?'),
       touch: db.prepare('UPDATE cache_entries SET last_used_at = ?, hits = hits + 1 WHERE key = ?'),
       upsert: db.prepare(`INSERT INTO cache_entries (key, namespace, alias, format, created_at, expires_at, last_used_at, size_bytes,
-          response, usage, cost_usd, latency_ms, hits, semantic_key, embedding, signature, content_key)
+          response, usage, cost_usd, latency_ms, hits, semantic_key, embedding, signature, content_key, model_name)
         VALUES (@key, @namespace, @alias, @format, @now, @expires_at, @now, @size_bytes, @response, @usage, @cost_usd, @latency_ms, 0,
-          @semantic_key, @embedding, @signature, @content_key)
+          @semantic_key, @embedding, @signature, @content_key, @model_name)
         ON CONFLICT (key) DO UPDATE SET created_at = @now, expires_at = @expires_at, last_used_at = @now, size_bytes = @size_bytes,
           response = @response, usage = @usage, cost_usd = @cost_usd, latency_ms = @latency_ms, hits = 0,
-          semantic_key = @semantic_key, embedding = @embedding, signature = @signature, content_key = @content_key`),
+          semantic_key = @semantic_key, embedding = @embedding, signature = @signature, content_key = @content_key,
+          model_name = @model_name`),
       contentRows: db.prepare<[string, number, number], { key: string; embedding: Buffer; signature: string }>(
         'SELECT key, embedding, signature FROM cache_entries WHERE content_key = ? AND expires_at > ? LIMIT ?',
       ),
@@ -177,6 +180,7 @@ export class CacheStore {
       entry.key.length +
       Buffer.byteLength(entry.namespace) +
       Buffer.byteLength(entry.alias) +
+      Buffer.byteLength(entry.modelName ?? '') +
       semanticBytes;
     if (sizeBytes > this.maxBytes) return false;
 
@@ -199,6 +203,7 @@ export class CacheStore {
         embedding: entry.semantic ? Buffer.from(entry.semantic.embedding.buffer, entry.semantic.embedding.byteOffset, entry.semantic.embedding.byteLength) : null,
         signature: entry.semantic?.signature ?? null,
         content_key: entry.semantic?.contentKey ?? null,
+        model_name: entry.modelName ?? entry.alias,
       });
       this.totalBytes += sizeBytes - previous;
       this.evict(now);
@@ -215,12 +220,10 @@ export class CacheStore {
       where.push("(namespace = @namespace OR (namespace LIKE 'sub:%' AND substr(namespace, instr(namespace, '@') + 1) = @namespace))");
       params.namespace = filter.namespace;
     }
-    if (filter.alias !== undefined && filter.alias.includes('*')) {
-      // A wildcard model_name such as claude-* clears the answers of every id it served.
-      where.push("alias LIKE @alias ESCAPE '\\'");
-      params.alias = filter.alias.replace(/[\\%_]/g, '\\$&').replaceAll('*', '%');
-    } else if (filter.alias !== undefined) {
-      where.push('alias = @alias');
+    if (filter.alias !== undefined) {
+      // A wildcard model_name such as claude-* clears the answers of every id it served, and no
+      // other name's, however its name starts.
+      where.push('(alias = @alias OR model_name = @alias)');
       params.alias = filter.alias;
     }
     const condition = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';

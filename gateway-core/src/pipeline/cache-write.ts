@@ -124,6 +124,7 @@ function writeAnswer(
       key: cached.key,
       namespace: cached.namespace,
       alias: cached.model,
+      modelName: cached.alias,
       format: surface.format,
       response,
       usage: ctx.usage,

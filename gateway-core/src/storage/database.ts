@@ -10,6 +10,7 @@ import { sql as cache } from './migrations/0006-cache';
 import { sql as cacheSemantic } from './migrations/0007-cache-semantic';
 import { sql as cacheContentKey } from './migrations/0008-cache-content-key';
 import { sql as cacheSavings } from './migrations/0009-cache-savings';
+import { sql as cacheModelName } from './migrations/0010-cache-model-name';
 
 export type SqliteDatabase = Database.Database;
 
@@ -24,6 +25,7 @@ const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> 
   { version: 7, name: 'cache-semantic', sql: cacheSemantic },
   { version: 8, name: 'cache-content-key', sql: cacheContentKey },
   { version: 9, name: 'cache-savings', sql: cacheSavings },
+  { version: 10, name: 'cache-model-name', sql: cacheModelName },
 ];
 
 export const databaseFileName = 'airlock.db';
