@@ -38,7 +38,7 @@ export interface LexicalSignature {
    */
   sequence?: string[];
   /**
-   * Lower-cased content words of the prose in order, without the words a paraphrase may drop (see
+   * Content words of the prose in order, in their written case, without the words a paraphrase may drop (see
    * content-words.ts). Missing in signatures stored before this field existed, which then never
    * match.
    */
