@@ -38,9 +38,9 @@ export interface LexicalSignature {
    */
   sequence?: string[];
   /**
-   * Content words of the prose in order, in their written case, without the words a paraphrase may drop (see
-   * content-words.ts). Missing in signatures stored before this field existed, which then never
-   * match.
+   * Content words of the prose in order and in their written case, without the words a
+   * paraphrase may drop (see content-words.ts). Missing in signatures stored before this field
+   * existed, which then never match.
    */
   content?: string[];
 }
