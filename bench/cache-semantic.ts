@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
 import { HashedNgramEmbedder } from '../gateway-core/src/cache/embedders.js';
+import { embeddingInput } from '../gateway-core/src/cache/semantic.js';
 import { compareSignatures, describeMismatches, extractSignature } from '../gateway-core/src/cache/lexical.js';
 import { DEFAULT_HASHED_NGRAM_THRESHOLD, cosineSimilarity } from '../gateway-core/src/cache/similarity.js';
 
@@ -52,8 +53,9 @@ const pairs = readFileSync(options.pairs ?? '', 'utf8')
 const embedder = new HashedNgramEmbedder();
 
 const embedStart = performance.now();
-const vectorsA = await embedder.embed(pairs.map((pair) => pair.a));
-const vectorsB = await embedder.embed(pairs.map((pair) => pair.b));
+// The same input the semantic tier gives the embedder.
+const vectorsA = await embedder.embed(pairs.map((pair) => embeddingInput(embedder, pair.a)));
+const vectorsB = await embedder.embed(pairs.map((pair) => embeddingInput(embedder, pair.b)));
 const embedMs = performance.now() - embedStart;
 
 const lexicalStart = performance.now();

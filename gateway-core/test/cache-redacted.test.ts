@@ -112,6 +112,12 @@ describe('redacted cache key', () => {
     if (first.kind !== 'use' || other.kind !== 'use') throw new Error('expected both requests to use the cache');
     expect(other.key).not.toBe(first.key);
   });
+
+  it('guard finds values in an answer', () => {
+    expect(guard.findsAny(`Connect with ${databaseUrl(PASSWORD_A)}`)).toBe(true);
+    expect(guard.findsAny('Connect with [POSTGRES_URI_1]')).toBe(false);
+    expect(guard.findsAny('')).toBe(false);
+  });
 });
 
 describe('store_redacted on', () => {

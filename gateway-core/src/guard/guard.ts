@@ -229,6 +229,11 @@ export class Guard {
     return pieces.join('');
   }
 
+  /** Returns whether the guard finds anything in `text`; false when the guard is off. */
+  findsAny(text: string): boolean {
+    return this.settings.enabled && text.length > 0 && this.scanner.scan(text).length > 0;
+  }
+
   /** Scans every text part of a chat request body; null when the guard is off or nothing was found. */
   scanRequest(format: WireFormat, body: Record<string, unknown>): RequestScan | null {
     return this.scanWith((value) => collectParts(format, value), body);

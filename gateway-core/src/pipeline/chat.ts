@@ -98,7 +98,7 @@ async function runChat(
   gate: BudgetGate,
 ): Promise<void> {
   const { forwarded, requestHeaders, bodyControls } = controls;
-  const containsFinding = (text: string): boolean => deps.guard.scrub(text) !== text;
+  const containsFinding = (text: string): boolean => deps.guard.findsAny(text);
   let plan = deps.router.plan({ ...routeRequest, requested: request.alias, routingInput: () => routingInput(ctx, request) });
 
   const scan = deps.guard.scanRequest(surface.format, request.body);
