@@ -122,7 +122,7 @@ describe('sub-namespaces', () => {
     const aliceAgain = await openai(alice).chat.completions.create({ ...question, cache: { namespace: 'alpha' } } as never).withResponse();
     expect(aliceAgain.response.headers.get('x-airlock-cache')).toBe('hit-exact');
 
-    // Clearing the owner's namespace clears its sub-namespaces too, and nobody else's.
+    // Clearing the owner's namespace clears its sub-namespaces too, and no other owner's entries.
     const cleared = await admin('DELETE', '/cache?namespace=team:backend');
     expect(cleared.json.removed).toBe(1);
     const eveAgain = await openai(eve).chat.completions.create(question).withResponse();

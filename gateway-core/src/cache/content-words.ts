@@ -5,7 +5,7 @@
  *
  * The check works from an allowlist of words that may differ, not from a list of words that
  * must not. Any word outside the allowlist ("deep" and "shallow", "staged" and "unstaged",
- * "web" and "api") makes two prompts differ, so a swap that nobody listed still misses. The cost
+ * "web" and "api") makes two prompts differ, so a swap that no list names still misses. The cost
  * is recall: paraphrases that use other words ("list" and "show") miss, because a false hit
  * serves a wrong answer and a false miss costs one upstream call.
  *

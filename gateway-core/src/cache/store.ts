@@ -36,7 +36,7 @@ export interface SemanticFields {
   contentKey: string;
 }
 
-/** A stored entry that may answer a semantic query: its embedding and signature. */
+/** A stored entry that may serve a semantic query: its key, embedding and signature. */
 export interface SemanticCandidate {
   key: string;
   embedding: Float32Array;
@@ -44,7 +44,7 @@ export interface SemanticCandidate {
 }
 
 /**
- * Most candidates read for one content key. A key with more entries holds near-duplicate
+ * Most candidates read for one content key. A key with more entries contains near-duplicate
  * questions, and a candidate left unread costs only a miss.
  */
 const MAX_CONTENT_CANDIDATES = 64;
@@ -167,7 +167,7 @@ export class CacheStore {
     if (!(entry.ttlSeconds > 0)) throw new RangeError(`invalid cache ttl ${entry.ttlSeconds}: expected seconds above 0`);
     const response = JSON.stringify(entry.response);
     const usage = entry.usage === null ? null : JSON.stringify(entry.usage);
-    // Everything the row holds that grows with the entry, so the cap bounds the file, not only the
+    // Everything the row stores that grows with the entry, so the cap bounds the file, not only the
     // responses: an embedding of 384 floats alone is 1.5 KiB.
     const semantic = entry.semantic;
     const semanticBytes =
@@ -221,8 +221,8 @@ export class CacheStore {
       params.namespace = filter.namespace;
     }
     if (filter.alias !== undefined) {
-      // A wildcard model_name such as claude-* clears the answers of every id it served, and no
-      // other name's, however its name starts.
+      // A wildcard model_name such as claude-* clears the entries of every id it served, and no
+      // entries of another name that starts the same way.
       where.push('(alias = @alias OR model_name = @alias)');
       params.alias = filter.alias;
     }

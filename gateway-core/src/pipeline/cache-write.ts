@@ -28,7 +28,7 @@ export function setMissHeader(res: ServerResponse, ctx: RequestContext, cached: 
   if (reason !== null) setCacheHeader(res, `miss; not stored: ${reason}`);
 }
 
-/** What a response would be stored as, or why it will not be. */
+/** The stored form of a response, or the reason it is not stored. */
 export type PreparedAnswer = { reason: string } | { response: Record<string, unknown> };
 
 /**
@@ -67,7 +67,7 @@ export function prepareAnswer(
 
 /**
  * Prepares a non-streamed response for the cache before it is written, so that x-airlock-cache
- * can say why it will not be stored, and returns the step that stores it once written.
+ * can report why it will not be stored, and returns the step that stores it once written.
  */
 export function planStore(
   cache: ResponseCache,
